@@ -1,0 +1,34 @@
+"""ngramsim: a theory-verification simulator for masked diffusion language models on n-gram languages.
+
+The mathematics (notation, definitions, file formats) is fixed in SPEC.md;
+the public names are re-exported here.
+"""
+
+from ngramsim._version import __version__
+from ngramsim.families import cycle_language, dirichlet_language, uniform_language, window_language
+from ngramsim.io import (
+    LanguageFormatError,
+    language_from_dict,
+    language_sha256,
+    language_to_dict,
+    read_language,
+    write_language,
+)
+from ngramsim.provenance import provenance
+from ngramsim.sources import NGramLanguage
+
+__all__ = [
+    "__version__",
+    "NGramLanguage",
+    "window_language",
+    "dirichlet_language",
+    "uniform_language",
+    "cycle_language",
+    "LanguageFormatError",
+    "language_from_dict",
+    "language_to_dict",
+    "language_sha256",
+    "read_language",
+    "write_language",
+    "provenance",
+]

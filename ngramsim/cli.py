@@ -1,0 +1,120 @@
+"""The ``ngramsim`` command line.
+
+Subcommands call library functions and hold no logic.  Exit codes: 0 on
+success, 1 when a checked bound is violated, 2 on usage errors (unknown
+options, bad values, unreadable or malformed files), reported as one line on
+stderr (``--debug`` shows the traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ngramsim._json import dumps_strict
+from ngramsim._version import __version__
+from ngramsim.families import cycle_language, dirichlet_language, uniform_language, window_language
+from ngramsim.info import language_info
+from ngramsim.io import read_language, write_language
+
+__all__ = ["main"]
+
+
+class UsageError(Exception):
+    """A command-line usage error: exit status 2, one line on stderr."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose errors are one line and never exit by themselves."""
+
+    def error(self, message):
+        raise UsageError(f"{self.prog}: error: {message}")
+
+
+def _add_language_commands(sub):
+    lang = sub.add_parser("language", help="write a language file (SPEC §1 JSON)")
+    kinds = lang.add_subparsers(dest="family", required=True, metavar="FAMILY")
+
+    p = kinds.add_parser("window", help="cyclic window language W(V, m) (THEORY C1)")
+    p.add_argument("--vocab-size", type=int, required=True, metavar="V")
+    p.add_argument("--window", type=int, required=True, metavar="m")
+    p.add_argument("--out", required=True, metavar="FILE")
+
+    p = kinds.add_parser("dirichlet", help="random Dirichlet language")
+    p.add_argument("--vocab-size", type=int, required=True, metavar="V")
+    p.add_argument("--order", type=int, required=True, metavar="n")
+    p.add_argument("--concentration", type=float, default=1.0, metavar="a")
+    p.add_argument("--forbidden", type=float, default=0.0, metavar="f")
+    p.add_argument("--seed", type=int, required=True, metavar="S")
+    p.add_argument("--out", required=True, metavar="FILE")
+
+    p = kinds.add_parser("uniform", help="iid uniform tokens as an order-n language")
+    p.add_argument("--vocab-size", type=int, required=True, metavar="V")
+    p.add_argument("--order", type=int, required=True, metavar="n")
+    p.add_argument("--out", required=True, metavar="FILE")
+
+    p = kinds.add_parser("cycle", help="deterministic cycle x_{i+1} = x_i + 1 mod V")
+    p.add_argument("--vocab-size", type=int, required=True, metavar="V")
+    p.add_argument("--out", required=True, metavar="FILE")
+
+
+def _build_parser() -> _Parser:
+    parser = _Parser(prog="ngramsim", description="Theory-verification simulator for masked diffusion LMs.")
+    parser.add_argument("--version", action="version", version=f"ngramsim {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_language_commands(sub)
+    p = sub.add_parser("info", help="summarise a language file")
+    p.add_argument("--language", required=True, metavar="FILE")
+    p.add_argument("--json", action="store_true", help="print strict JSON")
+    return parser
+
+
+def _cmd_language(args) -> int:
+    if args.family == "window":
+        language = window_language(args.vocab_size, args.window)
+    elif args.family == "dirichlet":
+        language = dirichlet_language(
+            args.vocab_size, args.order, concentration=args.concentration, forbidden=args.forbidden, rng=args.seed
+        )
+    elif args.family == "uniform":
+        language = uniform_language(args.vocab_size, args.order)
+    else:
+        language = cycle_language(args.vocab_size)
+    write_language(language, args.out)
+    print(f"wrote {args.out}: {language.name} (vocab_size={language.vocab_size}, order={language.order})")
+    return 0
+
+
+def _cmd_info(args) -> int:
+    info = language_info(read_language(args.language))
+    if args.json:
+        print(dumps_strict(info))
+        return 0
+    width = max(len(k) for k in info)
+    for key, value in info.items():
+        if key in ("stationary_context", "stationary_token"):
+            value = dumps_strict(value)
+        print(f"{key:<{width}}  {value}")
+    return 0
+
+
+_COMMANDS = {"language": _cmd_language, "info": _cmd_info}
+
+
+def main(argv=None) -> int:
+    """Run the command line with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in argv
+    try:
+        args = _build_parser().parse_args(argv)
+        return _COMMANDS[args.command](args)
+    except UsageError as exc:
+        print(f"{exc}", file=sys.stderr)
+        return 2
+    except (ValueError, TypeError, OSError) as exc:
+        if debug:
+            raise
+        message = str(exc).replace("\n", " ")
+        print(f"ngramsim: error: {message}", file=sys.stderr)
+        return 2

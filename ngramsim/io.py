@@ -1,0 +1,174 @@
+"""The language file format (SPEC §1) and atomic file writes.
+
+One JSON object::
+
+    {"format": "ngramsim.language/1", "vocab_size": V, "order": n,
+     "transitions": [[... V floats ...], ... V^(n-1) rows],
+     "initial": [... V^(n-1) floats ...], "name": "...", "meta": {...}}
+
+For ``n = 1``, ``"initial"`` is ``[1.0]`` or ``[]``.  ``name`` and ``meta``
+may be omitted.  Floats are written with ``repr`` precision, so a round trip
+preserves every probability exactly (validation is idempotent).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import numbers
+import os
+import tempfile
+from pathlib import Path
+
+from ngramsim._json import dumps_strict
+from ngramsim.sources import NGramLanguage
+
+__all__ = [
+    "FORMAT",
+    "LanguageFormatError",
+    "language_to_dict",
+    "language_from_dict",
+    "read_language",
+    "write_language",
+    "language_sha256",
+    "write_text_atomic",
+]
+
+FORMAT = "ngramsim.language/1"
+_FIELDS = ("format", "vocab_size", "order", "transitions", "initial", "name", "meta")
+
+
+class LanguageFormatError(ValueError):
+    """A language file or dict that does not follow SPEC §1's format."""
+
+
+def language_to_dict(language: NGramLanguage) -> dict:
+    """The JSON-ready dict of SPEC §1 for ``language``."""
+    return {
+        "format": FORMAT,
+        "vocab_size": language.vocab_size,
+        "order": language.order,
+        "transitions": language.transitions.tolist(),
+        "initial": language.initial.tolist(),
+        "name": language.name,
+        "meta": dict(language.meta),
+    }
+
+
+def language_sha256(language: NGramLanguage) -> str:
+    """SHA-256 (hex) of the validated language's defining fields (SPEC §3 provenance).
+
+    ``json.dumps({"vocab_size", "order", "transitions", "initial"}, sort_keys=True,
+    separators=(",", ":"))`` encoded as UTF-8.
+    """
+    core = {
+        "vocab_size": language.vocab_size,
+        "order": language.order,
+        "transitions": language.transitions.tolist(),
+        "initial": language.initial.tolist(),
+    }
+    text = json.dumps(core, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _check_numeric_list(value, field: str, depth: int):
+    """Check that ``value`` is a (nested, ``depth`` levels) list of JSON numbers."""
+    if not isinstance(value, list):
+        raise LanguageFormatError(f"field {field!r} must be a list, got {type(value).__name__}")
+    for i, item in enumerate(value):
+        if depth > 1:
+            _check_numeric_list(item, f"{field}[{i}]", depth - 1)
+        elif not _is_number(item):
+            raise LanguageFormatError(f"field {field}[{i}] must be a number, got {item!r}")
+
+
+def language_from_dict(data, *, source: str = "language") -> NGramLanguage:
+    """Build a validated language from a SPEC §1 dict; errors name the field."""
+    if not isinstance(data, dict):
+        raise LanguageFormatError(f"{source}: must be a JSON object, got {type(data).__name__}")
+    unknown = sorted(set(data) - set(_FIELDS))
+    if unknown:
+        raise LanguageFormatError(f"{source}: unknown field {unknown[0]!r}; expected fields {list(_FIELDS)}")
+    for field in ("format", "vocab_size", "order", "transitions", "initial"):
+        if field not in data:
+            raise LanguageFormatError(f"{source}: missing field {field!r}")
+    if data["format"] != FORMAT:
+        raise LanguageFormatError(f"{source}: field 'format' must be {FORMAT!r}, got {data['format']!r}")
+    for field, minimum in (("vocab_size", 2), ("order", 1)):
+        value = data[field]
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise LanguageFormatError(f"{source}: field {field!r} must be an integer, got {value!r}")
+        if value < minimum:
+            raise LanguageFormatError(f"{source}: field {field!r} must be >= {minimum}, got {value}")
+    name = data.get("name", "")
+    if not isinstance(name, str):
+        raise LanguageFormatError(f"{source}: field 'name' must be a string, got {name!r}")
+    meta = data.get("meta", {})
+    if not isinstance(meta, dict):
+        raise LanguageFormatError(f"{source}: field 'meta' must be an object, got {type(meta).__name__}")
+    try:
+        _check_numeric_list(data["transitions"], "transitions", 2)
+        _check_numeric_list(data["initial"], "initial", 1)
+        V, n = data["vocab_size"], data["order"]
+        rows = data["transitions"]
+        if any(len(row) != V for row in rows):
+            bad = next(i for i, row in enumerate(rows) if len(row) != V)
+            raise LanguageFormatError(
+                f"field 'transitions' row {bad} has {len(rows[bad])} entries; expected vocab_size={V}"
+            )
+        return NGramLanguage(rows, data["initial"], order=n, name=name, meta=meta)
+    except LanguageFormatError as exc:
+        raise LanguageFormatError(f"{source}: {exc}") from None
+    except (ValueError, TypeError) as exc:
+        raise LanguageFormatError(f"{source}: field {_field_of(str(exc))!r}: {exc}") from None
+
+
+def _field_of(message: str) -> str:
+    for field in ("transitions", "initial", "order", "vocab_size"):
+        if message.startswith(field) or f" {field}" in message:
+            return field
+    return "transitions"
+
+
+def read_language(path) -> NGramLanguage:
+    """Read a SPEC §1 language file; raises :class:`LanguageFormatError` naming the field."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise FileNotFoundError(f"language file not found: {path}") from None
+    except UnicodeDecodeError as exc:
+        raise LanguageFormatError(f"{path}: not UTF-8 text ({exc.reason})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise LanguageFormatError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    return language_from_dict(data, source=str(path))
+
+
+def write_text_atomic(path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (temporary file in the same folder, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_language(language: NGramLanguage, path) -> None:
+    """Write ``language`` to ``path`` in the SPEC §1 format (atomically)."""
+    if not isinstance(language, NGramLanguage):
+        raise TypeError(f"language must be an NGramLanguage, got {type(language).__name__}")
+    write_text_atomic(path, dumps_strict(language_to_dict(language), indent=1) + "\n")

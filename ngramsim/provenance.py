@@ -1,0 +1,25 @@
+"""Strict JSON output and provenance keys (SPEC §3).
+
+Every JSON document ngramsim prints is strict JSON: a non-finite float is
+written as the string ``"inf"``, ``"-inf"`` or ``"nan"``, and carries the
+provenance keys ``version``, ``language_name``, ``language_sha256`` (plus
+``seed`` and ``schedule`` where the command takes them).
+"""
+
+from __future__ import annotations
+
+from ngramsim._json import dumps_strict, to_jsonable
+from ngramsim._version import __version__
+from ngramsim.io import language_sha256
+
+__all__ = ["to_jsonable", "dumps_strict", "provenance"]
+
+
+def provenance(language, **extra) -> dict:
+    """The provenance keys of SPEC §3 for ``language``, plus ``extra`` (e.g. ``seed``, ``schedule``)."""
+    return {
+        "version": __version__,
+        "language_name": language.name,
+        "language_sha256": language_sha256(language),
+        **extra,
+    }

@@ -1,0 +1,155 @@
+"""The command line: files it writes, JSON it prints, one-line errors with exit status 2."""
+
+import json
+import re
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from ngramsim import language_sha256, read_language, window_language
+from ngramsim.cli import main
+
+INFO_KEYS = {
+    "vocab_size",
+    "order",
+    "irreducible",
+    "stationary_context",
+    "stationary_token",
+    "entropy_rate",
+    "version",
+    "language_name",
+    "language_sha256",
+}
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_language_window_writes_spec_file(tmp_path, capsys):
+    path = tmp_path / "w.json"
+    code, out, _ = run(capsys, "language", "window", "--vocab-size", "8", "--window", "2", "--out", str(path))
+    assert code == 0 and str(path) in out
+    data = json.loads(path.read_text())
+    assert data["format"] == "ngramsim.language/1"
+    assert (data["vocab_size"], data["order"]) == (8, 2)
+    P = np.array(data["transitions"])
+    for a in range(8):
+        np.testing.assert_array_equal(np.flatnonzero(P[a]), np.sort([a, (a + 1) % 8]))
+    np.testing.assert_array_equal(read_language(path).transitions, window_language(8, 2).transitions)
+
+
+@pytest.mark.parametrize(
+    "argv, V, n",
+    [
+        (["dirichlet", "--vocab-size", "3", "--order", "3", "--seed", "4"], 3, 3),
+        (["dirichlet", "--vocab-size", "4", "--order", "2", "--concentration", "0.3", "--forbidden", "0.5", "--seed", "1"], 4, 2),
+        (["uniform", "--vocab-size", "3", "--order", "1"], 3, 1),
+        (["cycle", "--vocab-size", "5"], 5, 2),
+    ],
+)
+def test_language_families_write_valid_files(tmp_path, capsys, argv, V, n):
+    path = tmp_path / "l.json"
+    code, _, _ = run(capsys, "language", *argv, "--out", str(path))
+    assert code == 0
+    language = read_language(path)
+    assert (language.vocab_size, language.order) == (V, n)
+
+
+def test_dirichlet_seed_reproduces(tmp_path, capsys):
+    a, b, c = (tmp_path / f"{k}.json" for k in "abc")
+    args = ["language", "dirichlet", "--vocab-size", "3", "--order", "2", "--forbidden", "0.3"]
+    run(capsys, *args, "--seed", "5", "--out", str(a))
+    run(capsys, *args, "--seed", "5", "--out", str(b))
+    run(capsys, *args, "--seed", "6", "--out", str(c))
+    assert a.read_text() == b.read_text() != c.read_text()
+
+
+def test_cycle_follows_definition(tmp_path, capsys):
+    path = tmp_path / "c.json"
+    run(capsys, "language", "cycle", "--vocab-size", "4", "--out", str(path))
+    data = json.loads(path.read_text())
+    assert data["transitions"] == [[0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0], [0.0, 0.0, 0.0, 1.0], [1.0, 0.0, 0.0, 0.0]]
+    assert data["initial"] == [0.25] * 4
+
+
+def test_info_json_is_strict_and_complete(tmp_path, capsys):
+    path = tmp_path / "w.json"
+    run(capsys, "language", "window", "--vocab-size", "5", "--window", "3", "--out", str(path))
+    code, out, _ = run(capsys, "info", "--language", str(path), "--json")
+    assert code == 0
+    info = json.loads(out, parse_constant=lambda c: pytest.fail(f"non-strict JSON constant {c}"))
+    assert INFO_KEYS <= set(info)
+    assert info["irreducible"] is True
+    np.testing.assert_allclose(info["stationary_context"], 0.2, atol=1e-12)
+    np.testing.assert_allclose(info["stationary_token"], 0.2, atol=1e-12)
+    assert abs(info["entropy_rate"] - math.log(3)) < 1e-12
+    assert info["language_sha256"] == language_sha256(read_language(path))
+    assert info["language_name"] == "window(V=5,m=3)"
+
+
+def test_info_reports_all_stationary_laws_when_not_unique(tmp_path, capsys):
+    path = tmp_path / "w.json"
+    run(capsys, "language", "window", "--vocab-size", "3", "--window", "1", "--out", str(path))
+    _, out, _ = run(capsys, "info", "--language", str(path), "--json")
+    info = json.loads(out)
+    assert info["irreducible"] is False and info["unique_stationary"] is False
+    np.testing.assert_allclose(info["stationary_context"], np.eye(3), atol=1e-12)
+
+
+def test_info_human_readable(tmp_path, capsys):
+    path = tmp_path / "w.json"
+    run(capsys, "language", "window", "--vocab-size", "4", "--window", "2", "--out", str(path))
+    code, out, _ = run(capsys, "info", "--language", str(path))
+    assert code == 0 and "entropy_rate" in out and "irreducible" in out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["info", "--language", "x.json", "--bogus"],
+        ["language", "window", "--vocab-size", "8", "--window", "2"],
+        ["language", "window", "--vocab-size", "eight", "--window", "2", "--out", "w.json"],
+        ["language", "window", "--vocab-size", "8", "--window", "8", "--out", "w.json"],
+        ["language", "dirichlet", "--vocab-size", "3", "--order", "2", "--out", "w.json"],
+        ["language", "dirichlet", "--vocab-size", "3", "--order", "2", "--seed", "1", "--forbidden", "1.5", "--out", "w.json"],
+        ["language", "uniform", "--vocab-size", "1000", "--order", "5", "--out", "w.json"],
+        ["language", "spiral", "--out", "w.json"],
+        ["info", "--language", "absent.json"],
+        ["frobnicate"],
+        [],
+    ],
+)
+def test_usage_errors_exit_2_with_one_line(tmp_path, capsys, monkeypatch, argv):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1 and re.match(r"ngramsim[a-z ]*: error: ", err)
+    assert not (tmp_path / "w.json").exists()
+
+
+def test_malformed_file_exits_2_naming_field(tmp_path, capsys):
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({"format": "ngramsim.language/1", "vocab_size": 2, "order": 2, "transitions": [[0.5, 0.5], [0.2, 0.2]], "initial": [0.5, 0.5]}))
+    code, _, err = run(capsys, "info", "--language", str(path))
+    assert code == 2 and "transitions" in err and len(err.strip().splitlines()) == 1
+
+
+def test_module_and_console_script_entry_points(tmp_path):
+    path = tmp_path / "w.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "ngramsim", "language", "window", "--vocab-size", "3", "--window", "2", "--out", str(path)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    done = subprocess.run([sys.executable, "-m", "ngramsim", "info", "--language", str(path), "--json"], capture_output=True, text=True)
+    assert json.loads(done.stdout)["vocab_size"] == 3
+    done = subprocess.run([sys.executable, "-m", "ngramsim", "--nope"], capture_output=True, text=True)
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
