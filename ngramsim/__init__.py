@@ -14,7 +14,10 @@ from ngramsim.io import (
     read_language,
     write_language,
 )
+from ngramsim.marginals import ExactOracle, conditional_marginals
 from ngramsim.provenance import provenance
+from ngramsim.sampler import MDMSamples, sample_mdm
+from ngramsim.schedules import Schedule, parse_schedule
 from ngramsim.sources import NGramLanguage
 
 __all__ = [
@@ -31,4 +34,10 @@ __all__ = [
     "read_language",
     "write_language",
     "provenance",
+    "conditional_marginals",
+    "ExactOracle",
+    "Schedule",
+    "parse_schedule",
+    "sample_mdm",
+    "MDMSamples",
 ]

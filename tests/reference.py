@@ -102,3 +102,155 @@ def num_recurrent_classes(language):
     recurrent = [c for c in range(len(reach)) if all(reach[d, c] for d in np.flatnonzero(reach[c]))]
     classes = {tuple(np.flatnonzero(reach[c] & reach[:, c])) for c in recurrent}
     return len(classes), reach
+
+
+# ----------------------------------------------------------------------------------------------
+# The idealised MDM (SPEC §2) by brute force: its exact output law over V^L for every schedule
+# kind, by recursion over states (partial assignments), enumerating every reveal set and value.
+# It parses schedule strings itself and reads nothing from ngramsim but the language's arrays.
+
+TIE = 1e-12
+
+
+def _alpha_of(name, power=None):
+    if name == "linear":
+        return lambda t: 1.0 - t
+    if name == "cosine":
+        return lambda t: math.cos(math.pi * t / 2)
+    return lambda t: 1.0 - t**power
+
+
+def parse_reference_schedule(spec, length, alpha=None, num_steps=None):
+    """A plain description of a schedule: ``(kind, data)``; ``alpha`` gives a Bernoulli schedule directly."""
+    if alpha is not None:
+        return "bernoulli", [alpha(1 - t / num_steps) for t in range(num_steps + 1)]
+    head, _, rest = spec.partition(":")
+    if head == "ar":
+        return "order", [[i] for i in range(length)]
+    if head in ("linear", "cosine", "poly"):
+        parts = rest.split(":")
+        N = int(parts[0])
+        a = _alpha_of(head, float(parts[1]) if head == "poly" else None)
+        return "bernoulli", [a(1 - t / N) for t in range(N + 1)]
+    if head == "counts":
+        return "counts", [int(s) for s in rest.split(",")]
+    if head in ("uniform", "topk", "margin"):
+        N = int(rest)
+        sizes = [length // N + (1 if t < length % N else 0) for t in range(N)]
+        return ("counts" if head == "uniform" else head), sizes
+    if head == "order":
+        return "order", [[int(p) for p in block.split(",")] for block in rest.split(";")]
+    return head, float(rest)
+
+
+def _theta(r, lam, tau):
+    V = len(r)
+    t = np.zeros(V)
+    support = r > 0
+    logs = np.log(r[support]) / tau
+    t[support] = np.exp(logs - logs.max())
+    t /= t.sum()
+    return (1 - lam) * t + lam / V
+
+
+def _conditional(xs, q, state):
+    """``(q(x_R), rows)``: evidence and exact conditional rows at masked positions, by summation."""
+    match = np.ones(len(xs), dtype=bool)
+    for i, v in enumerate(state):
+        if v >= 0:
+            match &= xs[:, i] == v
+    evidence = q[match].sum()
+    return evidence, match
+
+
+def _subsets_uniform(members, k):
+    combos = list(itertools.combinations(members, k))
+    return [(set(c), 1.0 / len(combos)) for c in combos]
+
+
+def _adaptive_sets(rule, data, t, masked, rows):
+    """Reveal sets of an adaptive rule with their probabilities (random tie-breaking enumerated)."""
+    if rule == "topk":
+        score = {i: -rows[i].max() for i in masked}
+    elif rule == "margin":
+        score = {i: -(np.sort(rows[i])[-1] - np.sort(rows[i])[-2]) for i in masked}
+    else:
+        score = {i: -sum(p * math.log(p) for p in rows[i] if p > 0) for i in masked}
+    ranked = sorted(score[i] for i in masked)
+    if rule in ("topk", "margin"):
+        k = min(data[t], len(masked))
+    elif rule == "eb":
+        k = max(j for j in range(1, len(masked) + 1) if sum(ranked[:j]) - ranked[j - 1] <= data + TIE)
+    else:
+        over = [j for j in range(1, len(masked) + 1) if sum(ranked[:j]) > data + TIE]
+        k = over[0] if over else len(masked)
+    bound = ranked[k - 1]
+    sure = [i for i in masked if score[i] < bound - TIE]
+    tied = [i for i in masked if abs(score[i] - bound) <= TIE]
+    return [(set(sure) | extra, p) for extra, p in _subsets_uniform(tied, k - len(sure))]
+
+
+def exact_mdm_law(language, length, spec, *, learning_error=0.0, temperature=1.0, alpha=None, num_steps=None):
+    """The sampler's exact law over ``V^L`` (lexicographic C order) and its SER, by brute force."""
+    V = language.vocab_size
+    xs, q = enumerate_q(language, length)
+    kind, data = parse_reference_schedule(spec, length, alpha, num_steps)
+    weights = {}
+    if kind == "bernoulli":
+        alphas = [0.0] + list(data[1:-1]) + [1.0]
+        num = len(alphas) - 1
+    elif kind in ("counts", "order", "topk", "margin"):
+        num = len(data)
+    else:
+        num = length
+    law = np.zeros(len(xs))
+    index_weights = V ** np.arange(length - 1, -1, -1)
+
+    def reveal_sets(t, masked, rows):
+        if kind == "bernoulli":
+            if t == num - 1:
+                return [(set(masked), 1.0)]
+            denom = 1 - alphas[t]
+            h = 0.0 if denom <= 0 else (alphas[t + 1] - alphas[t]) / denom
+            out = []
+            for k in range(len(masked) + 1):
+                for c in itertools.combinations(masked, k):
+                    out.append((set(c), h**k * (1 - h) ** (len(masked) - k)))
+            return out
+        if kind == "counts":
+            return _subsets_uniform(masked, data[t])
+        if kind == "order":
+            return [(set(data[t]), 1.0)]
+        return _adaptive_sets(kind, data, t, masked, rows)
+
+    def recurse(state, t, prob):
+        masked = [i for i, v in enumerate(state) if v < 0]
+        if not masked:
+            law[int(np.dot(state, index_weights))] += prob
+            return
+        evidence, match = _conditional(xs, q, state)
+        rows = {}
+        for i in masked:
+            if evidence > 0:
+                r = np.array([q[match & (xs[:, i] == v)].sum() for v in range(V)]) / evidence
+                rows[i] = _theta(r, learning_error, temperature)
+            else:
+                rows[i] = np.full(V, 1.0 / V)
+        for chosen, p_set in reveal_sets(t, masked, rows):
+            if p_set == 0:
+                continue
+            chosen = sorted(chosen)
+            for values in itertools.product(range(V), repeat=len(chosen)):
+                p = p_set
+                for i, v in zip(chosen, values):
+                    p *= rows[i][v]
+                if p == 0:
+                    continue
+                nxt = list(state)
+                for i, v in zip(chosen, values):
+                    nxt[i] = v
+                recurse(tuple(nxt), t + 1, prob * p)
+
+    recurse(tuple([-1] * length), 0, 1.0)
+    ser = float(law[q == 0].sum())
+    return law, ser

@@ -1,0 +1,137 @@
+"""Parallel driver of the MDM samplers and the adaptive-schedule loop shared by both models.
+
+Model ``local2`` (order 2, powers of ``P``; :mod:`.mdm_local2`) or windows
+(any order, forward-backward; :mod:`.mdm_blocks`).  Sequence ``s`` uses only the
+stream ``keys[s]``, so results do not depend on threads or chunking.
+"""
+
+import numba
+import numpy as np
+
+from ngramsim._kernels.adaptive import MARGIN, TOPK, score_key, select
+from ngramsim._kernels.mdm_blocks import check_blocks, conditionals_blocks, fixed_blocks
+from ngramsim._kernels.mdm_local2 import check_local2, conditionals_local2, fixed_local2
+from ngramsim._kernels.reverse import draw_uniform, draw_weights, record_kl
+from ngramsim._kernels.rng import uniform
+
+# Samples are dealt to this many chunks, each with its own scratch.
+_CHUNKS = 64
+
+
+@numba.njit(cache=True)
+def _adaptive(key, rule, sizes, gamma, local2, tables, chain, m, local, lam, tau, x, per_step, stats):
+    """One sequence under an adaptive rule; returns ``(fallback used, number of steps)``."""
+    length = x.shape[0]
+    V = chain[0].shape[1]
+    K = chain[0].shape[0]
+    mark = np.zeros(length, dtype=np.int64)
+    cand = np.empty(length, dtype=np.int64)
+    keys = np.empty(length)
+    sel = np.empty(length, dtype=np.int64)
+    rows = np.empty((length, V))
+    kls = np.empty(length)
+    w = np.empty(V)
+    rgt = np.empty(length, dtype=np.int64)
+    A = np.empty((length + 1, K if not local2 else 1))
+    B = np.empty((length + 1, K if not local2 else 1))
+    w_rows = np.empty((length if not local2 else 1, V))
+    totals = np.empty(length)
+    x[:] = -1
+    failed = False
+    revealed = 0
+    t = 0
+    while revealed < length:
+        n = 0
+        for i in range(length):
+            if x[i] < 0:
+                cand[n] = i
+                n += 1
+        masked = cand[:n]
+        if not failed:
+            if local2:
+                conditionals_local2(x, tables, lam, tau, rows, kls, w, rgt)
+            elif not conditionals_blocks(x, chain, m, local, lam, tau, rows, kls, masked, A, B, w_rows, totals):
+                failed = True
+        if failed:
+            for i in masked:
+                rows[i, :] = 1.0 / V
+                kls[i] = 0.0
+        for j in range(n):
+            keys[j] = score_key(rule, rows[masked[j]])
+        size = sizes[t] if (rule == TOPK or rule == MARGIN) else 0
+        chosen = select(rule, keys[:n], masked, size, gamma, key, 2 * length + t * length, sel)
+        t += 1
+        for j in range(chosen):
+            i = sel[j]
+            u = uniform(key, length + i)
+            if failed:
+                x[i] = draw_uniform(V, u)
+            else:
+                x[i] = draw_weights(rows[i], rows[i].sum(), u)
+                record_kl(stats, kls[i])
+            mark[i] = t
+        per_step[t - 1] = chosen
+        revealed += chosen
+        if not failed:
+            if local2:
+                failed = not check_local2(x, mark, t, tables)
+            else:
+                failed = not check_blocks(x, sel[:chosen], chain, m, local, A)
+    return failed, t
+
+
+@numba.njit(cache=True, parallel=True)
+def sample_mdm(keys, kind, weights_cdf, sizes, step_of, gamma, num_steps, local2, tables, chain, m, local,
+               lam, tau, out, nfe, per_step, fallback, stats):
+    """Draw ``out.shape[0]`` sequences of the idealised MDM.
+
+    Parameters
+    ----------
+    keys : uint64[M]
+        One stream key per sequence.
+    kind : int
+        Schedule kind (0 Bernoulli, 1 counts, 2 explicit order, 3 topk, 4 margin, 5 eb, 6 esum).
+    weights_cdf : float64[1, N]; sizes : int64[N]; step_of : int64[L]; gamma : float; num_steps : int
+        The resolved schedule (unused arrays may be empty).
+    local2 : bool
+        Use the order-2 local model with ``tables = (left_tab, right_tab, edge)``;
+        otherwise windows on ``chain = (P, successor, mu)`` with ``m = n - 1 >= 1``.
+    local : bool
+        Windows model only: ``False`` recomputes the whole sequence at every step (naive reference).
+    lam, tau : float
+    out : int64[M, L]; nfe : int64[M]; per_step : int64[M, N]; fallback : bool[M]
+    stats : float64[M, 3]
+        Learning KL per sequence: sum and count over revealed tokens with ``q(x_R) > 0``, and max.
+    """
+    num_samples, length = out.shape
+    V = chain[0].shape[1]
+    K = chain[0].shape[0]
+    adaptive = kind >= 3
+    chunks = min(num_samples, _CHUNKS)
+    for c in numba.prange(chunks):
+        step = np.empty(length, dtype=np.int64)
+        order = np.empty(length, dtype=np.int64)
+        perm = np.empty(length, dtype=np.int64)
+        near = np.empty((4, length), dtype=np.int64)
+        w = np.empty(V)
+        row = np.empty(V)
+        A = np.empty((length + 1, 1 if local2 else K))
+        B = np.empty((length + 1, 1 if local2 else K))
+        rows = np.empty((1 if local2 else length, V))
+        totals = np.empty(length)
+        for s in range(c, num_samples, chunks):
+            stats[s, :] = 0.0
+            per_step[s, :] = 0
+            if adaptive:
+                failed, steps = _adaptive(keys[s], kind, sizes, gamma, local2, tables, chain, m, local, lam, tau,
+                                          out[s], per_step[s], stats[s])
+            elif local2:
+                failed = fixed_local2(keys[s], kind, weights_cdf, sizes, step_of, num_steps, tables, lam, tau,
+                                      out[s], per_step[s], stats[s], step, order, perm, near, w, row)
+                steps = num_steps
+            else:
+                failed = fixed_blocks(keys[s], kind, weights_cdf, sizes, step_of, num_steps, chain, m, local, lam, tau,
+                                      out[s], per_step[s], stats[s], step, order, perm, A, B, rows, totals, row)
+                steps = num_steps
+            fallback[s] = failed
+            nfe[s] = steps

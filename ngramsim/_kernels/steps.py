@@ -1,0 +1,66 @@
+"""Step assignment for non-adaptive schedules (SPEC §2), from counter-based uniforms."""
+
+import numba
+import numpy as np
+
+from ngramsim._kernels.ancestral import inverse_cdf
+from ngramsim._kernels.rng import uniform
+
+BERNOULLI, COUNTS, ORDER = 0, 1, 2
+
+
+@numba.njit(cache=True)
+def assign_steps(kind, key, weights_cdf, sizes, step_of, perm, out):
+    """Fill ``out[i]`` with the 1-based step at which position ``i`` is revealed.
+
+    * Bernoulli: ``out[i] = 1 + inverse_cdf(weights_cdf, u(key, i))``, i.e. step ``t`` with probability ``w_t``.
+    * Counts: a uniformly random permutation (Fisher-Yates with ``u(key, i)``,
+      ``i = 0 .. L-2``); its first ``s_1`` entries get step 1, the next ``s_2`` step 2, ...
+    * Explicit order: ``out = step_of``.
+
+    ``perm`` is int64 scratch of length ``L``.
+    """
+    length = out.shape[0]
+    if kind == BERNOULLI:
+        for i in range(length):
+            out[i] = 1 + inverse_cdf(weights_cdf, 0, uniform(key, i))
+    elif kind == COUNTS:
+        for i in range(length):
+            perm[i] = i
+        for i in range(length - 1):
+            j = i + int(uniform(key, i) * (length - i))
+            if j >= length:
+                j = length - 1
+            tmp = perm[i]
+            perm[i] = perm[j]
+            perm[j] = tmp
+        k = 0
+        for t in range(sizes.shape[0]):
+            for _ in range(sizes[t]):
+                out[perm[k]] = t + 1
+                k += 1
+    else:
+        for i in range(length):
+            out[i] = step_of[i]
+    return out
+
+
+@numba.njit(cache=True)
+def positions_by_step(step, num_steps, counts, order):
+    """Counting sort: ``order`` lists positions by step (by position within a step); ``counts[t-1] = |S_t|``.
+
+    Returns ``start`` with ``S_t = order[start[t-1]:start[t]]``.
+    """
+    counts[:] = 0
+    for i in range(step.shape[0]):
+        counts[step[i] - 1] += 1
+    start = np.empty(num_steps + 1, dtype=np.int64)
+    start[0] = 0
+    for t in range(num_steps):
+        start[t + 1] = start[t] + counts[t]
+    fill = start[:-1].copy()
+    for i in range(step.shape[0]):
+        t = step[i] - 1
+        order[fill[t]] = i
+        fill[t] += 1
+    return start

@@ -1,0 +1,277 @@
+r"""Unmasking schedules (SPEC §2): which positions are revealed at each step.
+
+Four kinds:
+
+1. *Bernoulli* (the paper's): ``alpha`` on the grid ``u_t = 1 - t/N``; each
+   position is assigned to step ``t`` independently with probability
+   ``w_t = alpha(u_t) - alpha(u_{t-1})``.  Built in: ``linear:N``
+   (``alpha = 1 - t``), ``cosine:N`` (``alpha = cos(pi t / 2)``),
+   ``poly:N:p`` (``alpha = 1 - t^p``), or any callable via :meth:`Schedule.bernoulli`.
+2. *Fixed counts*: ``counts:s1,s2,...`` (``sum s_t = L``), ``uniform:N``; each
+   ``S_t`` is a uniformly random ``s_t``-subset of the masked positions.
+3. *Explicit order*: ``order:0,3;1,2;4`` (0-based positions, steps separated by
+   ``;``), ``ar`` = ``({0}, {1}, ..., {L-1})``.
+4. *Adaptive*: ``topk:N``, ``margin:N``, ``eb:gamma``, ``esum:gamma``, scored on
+   the model's predictive marginals, ties (within 1e-12) broken uniformly at random.
+
+A :class:`Schedule` is length-free; :meth:`Schedule.resolve` checks it
+against a length ``L`` and returns the arrays the kernels use.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ngramsim._kernels.ancestral import guarded_cdf
+from ngramsim._validation import check_int
+
+__all__ = ["Schedule", "ResolvedSchedule", "parse_schedule", "uniform_sizes", "SCHEDULE_GRAMMAR"]
+
+SCHEDULE_GRAMMAR = (
+    "ar, linear:N, cosine:N, poly:N:p, counts:s1,s2,..., uniform:N, order:0,3;1,2;4, "
+    "topk:N, margin:N, eb:gamma, esum:gamma"
+)
+
+# Kind codes shared with the kernels.
+BERNOULLI, COUNTS, ORDER, TOPK, MARGIN, EB, ESUM = range(7)
+ADAPTIVE_RULES = {"topk": TOPK, "margin": MARGIN, "eb": EB, "esum": ESUM}
+
+#: Slack for the endpoint checks of alpha (SPEC §2).
+ENDPOINT_TOL = 1e-12
+
+
+def _linear(t):
+    return 1.0 - t
+
+
+def _cosine(t):
+    return math.cos(math.pi * t / 2.0)
+
+
+def _poly(p):
+    def alpha(t):
+        return 1.0 - t**p
+
+    return alpha
+
+
+def uniform_sizes(length: int, num_steps: int) -> np.ndarray:
+    """Step sizes of ``uniform:N``: the first ``L mod N`` steps get ``ceil(L/N)``, the rest ``floor(L/N)``."""
+    sizes = np.full(num_steps, length // num_steps, dtype=np.int64)
+    sizes[: length % num_steps] += 1
+    return sizes
+
+
+@dataclass(frozen=True)
+class ResolvedSchedule:
+    """A schedule checked against a length ``L``, in the form the kernels consume.
+
+    Attributes
+    ----------
+    kind : int
+        One of the module's kind codes.
+    num_steps : int
+        ``N`` (for ``eb``/``esum``: the largest possible number, ``L``).
+    weights : ndarray (N,)
+        Bernoulli step probabilities ``w_t`` (empty otherwise).
+    weights_cdf : ndarray (1, N)
+        Guarded CDF of ``weights`` (empty otherwise).
+    sizes : ndarray (N,)
+        Step sizes for counts and ``topk``/``margin`` (empty otherwise).
+    step_of : ndarray (L,)
+        1-based step of each position for explicit orders (empty otherwise).
+    gamma : float
+        Threshold of ``eb``/``esum``.
+    """
+
+    kind: int
+    num_steps: int
+    length: int
+    weights: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    weights_cdf: np.ndarray = field(default_factory=lambda: np.zeros((1, 0)))
+    sizes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    step_of: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    gamma: float = 0.0
+
+    @property
+    def is_adaptive(self) -> bool:
+        return self.kind in (TOPK, MARGIN, EB, ESUM)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A parsed schedule (length-free).  Build with :func:`parse_schedule` or :meth:`bernoulli`.
+
+    ``spec`` is the canonical string (for a callable ``alpha``, ``"bernoulli:N:<name>"``).
+    """
+
+    spec: str
+    kind: int
+    num_steps: int | None = None
+    alpha: object = None
+    power: float | None = None
+    sizes: tuple = ()
+    uniform: bool = False
+    partition: tuple | None = None
+    autoregressive: bool = False
+    gamma: float = 0.0
+
+    @classmethod
+    def bernoulli(cls, alpha, num_steps, *, name=None) -> Schedule:
+        """A Bernoulli schedule from a user ``alpha(t)``: non-increasing, ``alpha(0) = 1``, ``alpha(1) = 0``.
+
+        The checks run on the grid ``u_t = 1 - t/N`` (here, once) and raise
+        ``ValueError`` naming ``alpha``.
+        """
+        if not callable(alpha):
+            raise TypeError(f"alpha must be callable, got {type(alpha).__name__}")
+        num_steps = check_int(num_steps, "num_steps", minimum=1)
+        label = name or getattr(alpha, "__name__", "alpha")
+        schedule = cls(spec=f"bernoulli:{num_steps}:{label}", kind=BERNOULLI, num_steps=num_steps, alpha=alpha)
+        schedule.bernoulli_weights()  # validate now
+        return schedule
+
+    def bernoulli_weights(self) -> np.ndarray:
+        """``w_t = alpha(u_t) - alpha(u_{t-1})``, ``t = 1..N`` on the grid ``u_t = 1 - t/N``."""
+        N = self.num_steps
+        values = np.empty(N + 1)
+        for t in range(N + 1):
+            try:
+                value = float(self.alpha(1.0 - t / N))
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"alpha must return a real number; alpha({1.0 - t / N!r}) failed: {exc}") from None
+            if not math.isfinite(value) or value < -ENDPOINT_TOL or value > 1 + ENDPOINT_TOL:
+                raise ValueError(f"alpha must map [0, 1] into [0, 1]; alpha({1.0 - t / N!r}) = {value!r}")
+            values[t] = value
+        if abs(values[0]) > ENDPOINT_TOL:
+            raise ValueError(f"alpha(1) must be 0 (within {ENDPOINT_TOL:g}), got {values[0]!r}")
+        if abs(values[-1] - 1.0) > ENDPOINT_TOL:
+            raise ValueError(f"alpha(0) must be 1 (within {ENDPOINT_TOL:g}), got {values[-1]!r}")
+        values[0], values[-1] = 0.0, 1.0
+        weights = np.diff(values)
+        if np.any(weights < -ENDPOINT_TOL):
+            t = int(np.argmax(weights < -ENDPOINT_TOL)) + 1
+            raise ValueError(
+                f"alpha must be non-increasing: alpha({1.0 - t / N!r}) = {values[t]!r} < "
+                f"alpha({1.0 - (t - 1) / N!r}) = {values[t - 1]!r}"
+            )
+        weights = np.clip(weights, 0.0, None)
+        return weights / weights.sum()
+
+    @property
+    def is_adaptive(self) -> bool:
+        return self.kind in (TOPK, MARGIN, EB, ESUM)
+
+    def resolve(self, length) -> ResolvedSchedule:
+        """Check the schedule against ``length`` and return the kernels' arrays."""
+        L = check_int(length, "length", minimum=1)
+        if self.kind == BERNOULLI:
+            w = self.bernoulli_weights()
+            return ResolvedSchedule(BERNOULLI, self.num_steps, L, weights=w, weights_cdf=guarded_cdf(w))
+        if self.kind == COUNTS:
+            if self.uniform:
+                if self.num_steps > L:
+                    raise ValueError(f"schedule {self.spec!r}: uniform:N needs N <= length={L}, got N={self.num_steps}")
+                sizes = uniform_sizes(L, self.num_steps)
+            else:
+                sizes = np.array(self.sizes, dtype=np.int64)
+                if sizes.sum() != L:
+                    raise ValueError(f"schedule {self.spec!r}: counts must sum to length={L}, got {int(sizes.sum())}")
+            return ResolvedSchedule(COUNTS, len(sizes), L, sizes=sizes)
+        if self.kind == ORDER:
+            partition = tuple((i,) for i in range(L)) if self.autoregressive else self.partition
+            step_of = np.zeros(L, dtype=np.int64)
+            for t, block in enumerate(partition, start=1):
+                for i in block:
+                    if i >= L:
+                        raise ValueError(f"schedule {self.spec!r}: position {i} is out of range for length={L}")
+                    if step_of[i]:
+                        raise ValueError(f"schedule {self.spec!r}: position {i} appears twice; the order must partition 0..{L - 1}")
+                    step_of[i] = t
+            missing = np.flatnonzero(step_of == 0)
+            if len(missing):
+                raise ValueError(
+                    f"schedule {self.spec!r}: position {int(missing[0])} is never revealed; the order must partition 0..{L - 1}"
+                )
+            return ResolvedSchedule(ORDER, len(partition), L, step_of=step_of)
+        if self.kind in (TOPK, MARGIN):
+            if self.num_steps > L:
+                raise ValueError(f"schedule {self.spec!r}: needs N <= length={L}, got N={self.num_steps}")
+            return ResolvedSchedule(self.kind, self.num_steps, L, sizes=uniform_sizes(L, self.num_steps))
+        return ResolvedSchedule(self.kind, L, L, gamma=self.gamma)
+
+
+def _steps(text, spec, name="N"):
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"schedule {spec!r}: {name} must be an integer, got {text!r}") from None
+    if value < 1:
+        raise ValueError(f"schedule {spec!r}: {name} must be >= 1, got {value}")
+    return value
+
+
+def _positions(text, spec):
+    try:
+        values = tuple(int(p) for p in text.split(","))
+    except ValueError:
+        raise ValueError(f"schedule {spec!r}: positions must be integers separated by ',', got {text!r}") from None
+    if any(v < 0 for v in values):
+        raise ValueError(f"schedule {spec!r}: positions must be >= 0")
+    return values
+
+
+def parse_schedule(spec) -> Schedule:
+    """Parse a schedule string (SPEC §2 grammar) or pass a :class:`Schedule` through.
+
+    Grammar: ``ar``, ``linear:N``, ``cosine:N``, ``poly:N:p``, ``counts:s1,s2,...``,
+    ``uniform:N``, ``order:0,3;1,2;4``, ``topk:N``, ``margin:N``, ``eb:gamma``,
+    ``esum:gamma``.  Raises ``ValueError`` naming the schedule and the grammar.
+    """
+    if isinstance(spec, Schedule):
+        return spec
+    if not isinstance(spec, str):
+        raise TypeError(f"schedule must be a string ({SCHEDULE_GRAMMAR}) or a Schedule, got {type(spec).__name__}")
+    text = spec.strip()
+    head, _, rest = text.partition(":")
+    if head == "ar" and not rest:
+        return Schedule(spec="ar", kind=ORDER, autoregressive=True)
+    if head in ("linear", "cosine") and rest:
+        N = _steps(rest, spec)
+        return Schedule(spec=f"{head}:{N}", kind=BERNOULLI, num_steps=N, alpha=_linear if head == "linear" else _cosine)
+    if head == "poly" and rest:
+        n_text, _, p_text = rest.partition(":")
+        N = _steps(n_text, spec)
+        try:
+            p = float(p_text)
+        except ValueError:
+            raise ValueError(f"schedule {spec!r}: poly:N:p needs a real exponent p > 0, got {p_text!r}") from None
+        if not (math.isfinite(p) and p > 0):
+            raise ValueError(f"schedule {spec!r}: the exponent p must be finite and > 0, got {p!r}")
+        return Schedule(spec=f"poly:{N}:{p:g}", kind=BERNOULLI, num_steps=N, alpha=_poly(p), power=p)
+    if head == "counts" and rest:
+        sizes = tuple(_steps(s, spec, name="each count") for s in rest.split(","))
+        return Schedule(spec=f"counts:{','.join(map(str, sizes))}", kind=COUNTS, num_steps=len(sizes), sizes=sizes)
+    if head == "uniform" and rest:
+        N = _steps(rest, spec)
+        return Schedule(spec=f"uniform:{N}", kind=COUNTS, num_steps=N, uniform=True)
+    if head == "order" and rest:
+        blocks = tuple(_positions(block, spec) for block in rest.split(";"))
+        canonical = ";".join(",".join(map(str, b)) for b in blocks)
+        return Schedule(spec=f"order:{canonical}", kind=ORDER, partition=blocks)
+    if head in ("topk", "margin") and rest:
+        N = _steps(rest, spec)
+        return Schedule(spec=f"{head}:{N}", kind=ADAPTIVE_RULES[head], num_steps=N)
+    if head in ("eb", "esum") and rest:
+        try:
+            gamma = float(rest)
+        except ValueError:
+            raise ValueError(f"schedule {spec!r}: {head}:gamma needs a real gamma >= 0, got {rest!r}") from None
+        if not (math.isfinite(gamma) and gamma >= 0):
+            raise ValueError(f"schedule {spec!r}: gamma must be finite and >= 0, got {gamma!r}")
+        return Schedule(spec=f"{head}:{rest}", kind=ADAPTIVE_RULES[head], gamma=gamma)
+    raise ValueError(f"unknown schedule {spec!r}; expected one of: {SCHEDULE_GRAMMAR}")
+
