@@ -15,7 +15,10 @@ from ngramsim._json import dumps_strict
 from ngramsim._version import __version__
 from ngramsim.families import cycle_language, dirichlet_language, uniform_language, window_language
 from ngramsim.info import language_info
-from ngramsim.io import read_language, write_language
+from ngramsim.io import read_language, write_language, write_npy_atomic
+from ngramsim.metrics import sample_report
+from ngramsim.sampler import sample_mdm
+from ngramsim.schedules import SCHEDULE_GRAMMAR
 
 __all__ = ["main"]
 
@@ -67,6 +70,17 @@ def _build_parser() -> _Parser:
     p = sub.add_parser("info", help="summarise a language file")
     p.add_argument("--language", required=True, metavar="FILE")
     p.add_argument("--json", action="store_true", help="print strict JSON")
+
+    p = sub.add_parser("sample", help="sample the idealised MDM and report SER, perplexities, NFEs")
+    p.add_argument("--language", required=True, metavar="FILE")
+    p.add_argument("--length", type=int, required=True, metavar="L")
+    p.add_argument("--schedule", required=True, metavar="SPEC", help=SCHEDULE_GRAMMAR)
+    p.add_argument("--num-samples", type=int, required=True, metavar="M")
+    p.add_argument("--seed", type=int, required=True, metavar="S")
+    p.add_argument("--learning-error", type=float, default=0.0, metavar="LAMBDA")
+    p.add_argument("--temperature", type=float, default=1.0, metavar="TAU")
+    p.add_argument("--out", metavar="FILE.npy", help="write the samples as int64 (M, L)")
+    p.add_argument("--json", action="store_true", help="print strict JSON")
     return parser
 
 
@@ -99,7 +113,34 @@ def _cmd_info(args) -> int:
     return 0
 
 
-_COMMANDS = {"language": _cmd_language, "info": _cmd_info}
+def _cmd_sample(args) -> int:
+    language = read_language(args.language)
+    result = sample_mdm(
+        language,
+        args.length,
+        args.schedule,
+        args.num_samples,
+        rng=args.seed,
+        learning_error=args.learning_error,
+        temperature=args.temperature,
+    )
+    if args.out:
+        write_npy_atomic(args.out, result.samples)
+    report = sample_report(language, result)
+    if args.json:
+        print(dumps_strict(report))
+    elif not args.out:
+        low, high = report["ser_interval"]
+        print(f"{language.name or args.language}: L={args.length}, schedule {report['schedule']}, M={args.num_samples}")
+        print(f"  SER                {report['ser']:.4g}  (95% CI {low:.4g} .. {high:.4g}; ar: {report['ar_ser']:.4g})")
+        print(f"  gen_log_ppl        {report['gen_log_ppl']:.6g} +- {report['gen_log_ppl_stderr']:.2g}")
+        print(f"  gen_log_ppl_valid  {report['gen_log_ppl_valid']:.6g} +- {report['gen_log_ppl_valid_stderr']:.2g}")
+        print(f"  NFE                {report['nfe_mean']:.6g}  (ar: {report['ar_nfe']})")
+        print(f"  learning KL        mean {report['learning_kl_mean']:.4g}, max {report['learning_kl_max']:.4g}")
+    return 0
+
+
+_COMMANDS = {"language": _cmd_language, "info": _cmd_info, "sample": _cmd_sample}
 
 
 def main(argv=None) -> int:

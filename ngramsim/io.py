@@ -32,6 +32,7 @@ __all__ = [
     "write_language",
     "language_sha256",
     "write_text_atomic",
+    "write_npy_atomic",
 ]
 
 FORMAT = "ngramsim.language/1"
@@ -158,6 +159,25 @@ def write_text_atomic(path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_npy_atomic(path, array) -> None:
+    """Save ``array`` with ``numpy.save`` to exactly ``path`` (no suffix added), atomically."""
+    import numpy as np
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.save(handle, np.asarray(array))
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)

@@ -233,7 +233,7 @@ def _oracle_rows(oracle, x, positions, vocab_size, step):
     if np.any(np.abs(sums - 1.0) > 1e-6):
         j = int(np.argmax(np.abs(sums - 1.0)))
         raise ValueError(
-            f"oracle row for position {int(positions[j])} sums to {sums[j]!r} at step {step}; "
+            f"oracle row for position {int(positions[j])} sums to {float(sums[j])!r} at step {step}; "
             "rows must be probability vectors (atol=1e-06)"
         )
     return rows / np.where(rows.sum(axis=1, keepdims=True) > 0, rows.sum(axis=1, keepdims=True), 1.0)

@@ -1,0 +1,117 @@
+r"""Monte Carlo metrics of sampled sequences (SPEC §3).
+
+* ``SER(p) = P_{x~p}[q(x) = 0]`` with a Wilson 95% interval;
+* ``gen_log_ppl(p) = E_{x~p}[-log q(x)] / L`` (``+inf`` as soon as one sample is invalid);
+* ``gen_log_ppl_valid(p) = E_{x~p}[-log q(x) | q(x) > 0] / L``;
+
+each with its standard error, the number of samples, and the NFEs of the run.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ngramsim.provenance import provenance
+from ngramsim.sampler import MDMSamples
+from ngramsim.sources import NGramLanguage
+from ngramsim.structured import ser_autoregressive
+
+__all__ = ["wilson_interval", "Estimate", "summarize_samples", "sample_report"]
+
+_Z95 = 1.959963984540054
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A Monte Carlo estimate: value, standard error, number of samples."""
+
+    value: float
+    stderr: float
+    num_samples: int
+
+
+def wilson_interval(successes, trials, *, z=_Z95):
+    """Wilson score interval for a binomial proportion (95% by default).
+
+    ``(p + z^2/2n ± z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n)``, ``p = successes / trials``.
+    """
+    if trials <= 0:
+        raise ValueError(f"trials must be >= 1, got {trials}")
+    if not 0 <= successes <= trials:
+        raise ValueError(f"successes must lie in [0, trials={trials}], got {successes}")
+    p = successes / trials
+    denom = 1 + z * z / trials
+    centre = (p + z * z / (2 * trials)) / denom
+    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def _mean_stderr(values):
+    n = len(values)
+    if n == 0:
+        return Estimate(float("nan"), float("nan"), 0)
+    mean = float(values.mean())
+    stderr = float(values.std(ddof=1) / math.sqrt(n)) if n > 1 else float("nan")
+    return Estimate(mean, stderr, n)
+
+
+def summarize_samples(language: NGramLanguage, result: MDMSamples) -> dict:
+    """SPEC §3 metrics of ``result`` against ``language`` (a JSON-ready dict, provenance excluded).
+
+    Keys: ``ser``, ``ser_interval`` (Wilson 95%), ``num_invalid``, ``gen_log_ppl`` and
+    ``gen_log_ppl_stderr`` (``inf``/``nan`` once ``ser > 0``), ``gen_log_ppl_valid`` and
+    ``gen_log_ppl_valid_stderr`` (over valid samples), ``num_valid``, ``nfe_mean``,
+    ``nfe_max``, ``fallback_fraction``, ``learning_kl_mean`` (per revealed token),
+    ``learning_kl_max``, ``num_samples``, ``length``, ``learning_error``, ``temperature``.
+    """
+    if not isinstance(language, NGramLanguage):
+        raise TypeError(f"language must be an NGramLanguage, got {type(language).__name__}")
+    if not isinstance(result, MDMSamples):
+        raise TypeError(f"result must be MDMSamples, got {type(result).__name__}")
+    M, L = result.samples.shape
+    nll = -language.log_prob(result.samples) / L  # per-token -log q(x); +inf where invalid
+    valid = np.isfinite(nll)
+    invalid = int(M - valid.sum())
+    low, high = wilson_interval(invalid, M)
+    if invalid:
+        gen = Estimate(float("inf"), float("nan"), M)
+    else:
+        gen = _mean_stderr(nll)
+    gen_valid = _mean_stderr(nll[valid])
+    return {
+        "ser": invalid / M,
+        "ser_interval": [low, high],
+        "num_invalid": invalid,
+        "gen_log_ppl": gen.value,
+        "gen_log_ppl_stderr": gen.stderr,
+        "gen_log_ppl_valid": gen_valid.value,
+        "gen_log_ppl_valid_stderr": gen_valid.stderr,
+        "num_valid": int(valid.sum()),
+        "nfe_mean": float(result.nfe.mean()),
+        "nfe_max": int(result.nfe.max()),
+        "fallback_fraction": float(result.fallback.mean()),
+        "learning_kl_mean": result.learning_kl_mean,
+        "learning_kl_max": float(result.learning_kl_max.max()),
+        "num_samples": M,
+        "length": L,
+        "learning_error": result.learning_error,
+        "temperature": result.temperature,
+    }
+
+
+def sample_report(language: NGramLanguage, result: MDMSamples) -> dict:
+    """:func:`summarize_samples` plus the ``ar`` baseline and SPEC §3 provenance (what ``ngramsim sample --json`` prints).
+
+    The baseline is exact: ``ar_nfe = L`` and ``ar_ser``, the SER of one token per
+    step left to right with the same learning error and temperature (transfer matrix).
+    """
+    summary = summarize_samples(language, result)
+    summary["ar_nfe"] = result.length
+    summary["ar_ser"] = ser_autoregressive(
+        language, result.length, learning_error=result.learning_error, temperature=result.temperature
+    )
+    summary.update(provenance(language, seed=result.seed, schedule=result.schedule))
+    return summary
