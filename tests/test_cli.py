@@ -153,3 +153,94 @@ def test_module_and_console_script_entry_points(tmp_path):
     assert json.loads(done.stdout)["vocab_size"] == 3
     done = subprocess.run([sys.executable, "-m", "ngramsim", "--nope"], capture_output=True, text=True)
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
+
+
+SAMPLE_KEYS = {
+    "ser",
+    "ser_interval",
+    "gen_log_ppl",
+    "gen_log_ppl_valid",
+    "nfe_mean",
+    "fallback_fraction",
+    "learning_kl_mean",
+    "version",
+    "language_name",
+    "language_sha256",
+    "seed",
+    "schedule",
+}
+
+
+def _window_file(tmp_path, capsys, V=4, m=2):
+    path = tmp_path / "w.json"
+    run(capsys, "language", "window", "--vocab-size", str(V), "--window", str(m), "--out", str(path))
+    return path
+
+
+def test_sample_json_and_npy(tmp_path, capsys):
+    from ngramsim.structured import ser_one_step
+
+    path = _window_file(tmp_path, capsys)
+    out = tmp_path / "samples.npy"
+    args = ["sample", "--language", str(path), "--length", "12", "--schedule", "uniform:1", "--num-samples", "4000", "--seed", "3"]
+    code, stdout, _ = run(capsys, *args, "--json", "--out", str(out))
+    assert code == 0
+    report = json.loads(stdout, parse_constant=lambda c: pytest.fail(f"non-strict JSON constant {c}"))
+    assert SAMPLE_KEYS <= set(report)
+    assert report["seed"] == 3 and report["schedule"] == "uniform:1" and report["nfe_mean"] == 1
+    samples = np.load(out)
+    assert samples.dtype == np.int64 and samples.shape == (4000, 12)
+    language = read_language(path)
+    assert report["ser"] == pytest.approx(1 - language.is_valid(samples).mean(), abs=1e-15)
+    from ngramsim.metrics import wilson_interval
+
+    assert report["ser_interval"] == list(wilson_interval(report["num_invalid"], 4000))
+    low, high = wilson_interval(report["num_invalid"], 4000, z=3.2905)  # 99.9%
+    assert low <= ser_one_step(language, 12) <= high
+    # The same seed reproduces the file; the Python API gives the same samples.
+    code, _, _ = run(capsys, *args, "--out", str(tmp_path / "again.npy"))
+    np.testing.assert_array_equal(np.load(tmp_path / "again.npy"), samples)
+    from ngramsim import sample_mdm
+
+    np.testing.assert_array_equal(sample_mdm(language, 12, "uniform:1", 4000, rng=3).samples, samples)
+
+
+def test_sample_reports_infinite_perplexity_as_string(tmp_path, capsys):
+    path = _window_file(tmp_path, capsys)
+    code, stdout, _ = run(
+        capsys, "sample", "--language", str(path), "--length", "30", "--schedule", "linear:2",
+        "--num-samples", "200", "--seed", "1", "--learning-error", "0.1", "--temperature", "0.7", "--json",
+    )
+    report = json.loads(stdout)
+    assert report["ser"] > 0 and report["gen_log_ppl"] == "inf"
+    assert report["learning_kl_mean"] > 0
+
+
+def test_sample_human_summary(tmp_path, capsys):
+    path = _window_file(tmp_path, capsys)
+    code, stdout, _ = run(capsys, "sample", "--language", str(path), "--length", "10", "--schedule", "ar", "--num-samples", "10", "--seed", "0")
+    assert code == 0 and "SER" in stdout and "NFE" in stdout
+
+
+@pytest.mark.parametrize(
+    "override, extra",
+    [
+        ({"--schedule": "zigzag:2"}, []),
+        ({"--schedule": "uniform:40"}, []),
+        ({"--schedule": "counts:3,3"}, []),
+        ({"--schedule": "eb:-2"}, []),
+        ({"--num-samples": "0"}, []),
+        ({"--length": "0"}, []),
+        ({"--seed": "x"}, []),
+        ({}, ["--learning-error", "1.5"]),
+        ({}, ["--temperature", "0"]),
+        ({}, ["--bogus"]),
+    ],
+)
+def test_sample_usage_errors_exit_2(tmp_path, capsys, override, extra):
+    path = _window_file(tmp_path, capsys)
+    options = {"--language": str(path), "--length": "8", "--schedule": "linear:4", "--num-samples": "5", "--seed": "1"}
+    options.update(override)
+    code, out, err = run(capsys, "sample", *[a for kv in options.items() for a in kv], *extra)
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and re.match(r"ngramsim[a-z ]*: error: ", err)

@@ -5,7 +5,7 @@ import math
 import numba
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from ngramsim import ExactOracle, Schedule, sample_mdm, window_language
@@ -156,7 +156,6 @@ def _same(a, b):
     np.testing.assert_array_equal(a.learning_kl_count, b.learning_kl_count)
 
 
-@settings(max_examples=40)
 @given(sampler_cases())
 def test_all_sampler_paths_draw_the_same_sequences(case):
     # Every path consumes the same per-sequence streams, so with the exact model they must agree

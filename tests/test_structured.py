@@ -1,0 +1,49 @@
+"""Exact SER by transfer matrices against brute force and THEORY C1/C3's closed forms."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ngramsim import window_language
+from ngramsim.structured import ser_autoregressive, ser_one_step, theta
+from tests import reference
+from tests.strategies import languages_with_length
+
+MODEL = st.sampled_from([(0.0, 1.0), (0.2, 1.0), (0.1, 0.5), (0.0, 2.0)])
+
+
+@given(languages_with_length(max_contexts=27), MODEL)
+def test_one_step_ser_equals_brute_force(case, model):
+    language, length = case
+    lam, tau = model
+    _, ser = reference.exact_mdm_law(language, length, "uniform:1", learning_error=lam, temperature=tau)
+    assert abs(ser_one_step(language, length, learning_error=lam, temperature=tau) - ser) < 1e-12
+
+
+@given(languages_with_length(max_contexts=27), MODEL)
+def test_autoregressive_ser_equals_brute_force(case, model):
+    language, length = case
+    lam, tau = model
+    _, ser = reference.exact_mdm_law(language, length, "ar", learning_error=lam, temperature=tau)
+    assert abs(ser_autoregressive(language, length, learning_error=lam, temperature=tau) - ser) < 1e-12
+
+
+@pytest.mark.parametrize("V, m", [(2, 1), (4, 3), (8, 2), (16, 5)])
+@pytest.mark.parametrize("L", [2, 17, 400])
+def test_window_closed_forms(V, m, L):
+    language = window_language(V, m)
+    # C1: one step with lambda = 0 draws iid uniform tokens.
+    assert abs(ser_one_step(language, L) - (1 - (m / V) ** (L - 1))) < 1e-12
+    # C3: ar with learning error lambda (tau = 1).
+    for lam in (0.0, 0.01, 0.3):
+        expected = 1 - (1 - lam * (V - m) / V) ** (L - 1)
+        assert abs(ser_autoregressive(language, L, learning_error=lam) - expected) < 1e-12
+
+
+def test_theta_matches_definition():
+    r = np.array([0.5, 0.3, 0.2, 0.0])
+    lam, tau = 0.1, 0.5
+    sharp = r**2 / (r**2).sum()
+    np.testing.assert_allclose(theta(r, lam, tau), 0.9 * sharp + 0.1 / 4, rtol=1e-15)
+    np.testing.assert_allclose(theta(r), r, rtol=1e-15)
