@@ -19,6 +19,7 @@ any other model ``oracle(tokens, revealed) -> (L, V)`` (a Python loop).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,7 +37,7 @@ from ngramsim.sources import NGramLanguage
 
 __all__ = ["MDMSamples", "sample_mdm", "LOCAL_TABLE_LIMIT"]
 
-#: Order-2 languages use the local model while its tables (``2 L V^2`` floats) stay below this.
+#: Order-2 languages use the local model while its tables (``2 (L+1)(V+1) V`` floats) stay within this.
 LOCAL_TABLE_LIMIT = 2**25
 
 _METHODS = ("auto", "local", "windows", "naive")
@@ -182,25 +183,36 @@ def sample_mdm(
     )
 
 
+@functools.lru_cache(maxsize=4)
+def _cached_local_tables(language, length):
+    """Power tables of the local order-2 model, built once per (language, length)."""
+    P, _, mu, _ = chain_arrays(language)
+    tables = local_tables(P, mu, length)
+    for table in tables:
+        table.setflags(write=False)
+    return tables
+
+
 def _run_exact(language, resolved, keys, lam, tau, method, out, nfe, per_step, fallback, stats):
     P, succ, mu, m = chain_arrays(language)
     V = language.vocab_size
     L = resolved.length
-    fits = 2 * L * V * V <= LOCAL_TABLE_LIMIT
+    fits = 2 * (L + 1) * (V + 1) * V <= LOCAL_TABLE_LIMIT
     if method == "local" and (m != 1 or not fits):
         raise ValueError(
             "method='local' needs order <= 2 and tables within LOCAL_TABLE_LIMIT "
-            f"(order={language.order}, 2 L V^2 = {2 * L * V * V})"
+            f"(order={language.order}, 2 (L+1)(V+1) V = {2 * (L + 1) * (V + 1) * V})"
         )
     local2 = method == "local" or (method == "auto" and m == 1 and fits)
     if local2:
-        tables = local_tables(P, mu, L)
+        tables = _cached_local_tables(language, L)
     else:
-        tables = (np.zeros((1, 1, 1)), np.zeros((1, 1, 1)), np.zeros((1, 1)))
+        tables = (np.zeros((1, 1, 1)), np.zeros((1, 1, 1)))
     _sample_kernel(
         keys,
         resolved.kind,
-        resolved.weights_cdf,
+        resolved.alias_prob,
+        resolved.alias_index,
         resolved.sizes,
         resolved.step_of,
         resolved.gamma,
@@ -297,7 +309,7 @@ def _run_oracle(language, resolved, key, lam, tau, oracle, x_out, per_step, stat
         perm = np.empty(L, dtype=np.int64)
         order = np.empty(L, dtype=np.int64)
         counts = np.empty(resolved.num_steps, dtype=np.int64)
-        assign_steps(resolved.kind, key, resolved.weights_cdf, resolved.sizes, resolved.step_of, perm, step)
+        assign_steps(resolved.kind, key, resolved.alias_prob, resolved.alias_index, resolved.sizes, resolved.step_of, perm, step)
         start = positions_by_step(step, resolved.num_steps, counts, order)
         for t in range(resolved.num_steps):
             draw_step(order[start[t] : start[t + 1]], t + 1)

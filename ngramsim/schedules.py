@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ngramsim._kernels.ancestral import guarded_cdf
+from ngramsim._kernels.steps import alias_table
 from ngramsim._validation import check_int
 
 __all__ = ["Schedule", "ResolvedSchedule", "parse_schedule", "uniform_sizes", "SCHEDULE_GRAMMAR"]
@@ -77,8 +77,8 @@ class ResolvedSchedule:
         ``N`` (for ``eb``/``esum``: the largest possible number, ``L``).
     weights : ndarray (N,)
         Bernoulli step probabilities ``w_t`` (empty otherwise).
-    weights_cdf : ndarray (1, N)
-        Guarded CDF of ``weights`` (empty otherwise).
+    alias_prob, alias_index : ndarray (N,)
+        Alias tables of ``weights`` (empty otherwise).
     sizes : ndarray (N,)
         Step sizes for counts and ``topk``/``margin`` (empty otherwise).
     step_of : ndarray (L,)
@@ -91,7 +91,8 @@ class ResolvedSchedule:
     num_steps: int
     length: int
     weights: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    weights_cdf: np.ndarray = field(default_factory=lambda: np.zeros((1, 0)))
+    alias_prob: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    alias_index: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     sizes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     step_of: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     gamma: float = 0.0
@@ -170,7 +171,8 @@ class Schedule:
         L = check_int(length, "length", minimum=1)
         if self.kind == BERNOULLI:
             w = self.bernoulli_weights()
-            return ResolvedSchedule(BERNOULLI, self.num_steps, L, weights=w, weights_cdf=guarded_cdf(w))
+            prob, index = alias_table(w)
+            return ResolvedSchedule(BERNOULLI, self.num_steps, L, weights=w, alias_prob=prob, alias_index=index)
         if self.kind == COUNTS:
             if self.uniform:
                 if self.num_steps > L:

@@ -81,7 +81,7 @@ def _adaptive(key, rule, sizes, gamma, local2, tables, chain, m, local, lam, tau
 
 
 @numba.njit(cache=True, parallel=True)
-def sample_mdm(keys, kind, weights_cdf, sizes, step_of, gamma, num_steps, local2, tables, chain, m, local,
+def sample_mdm(keys, kind, alias_prob, alias_index, sizes, step_of, gamma, num_steps, local2, tables, chain, m, local,
                lam, tau, out, nfe, per_step, fallback, stats):
     """Draw ``out.shape[0]`` sequences of the idealised MDM.
 
@@ -91,10 +91,10 @@ def sample_mdm(keys, kind, weights_cdf, sizes, step_of, gamma, num_steps, local2
         One stream key per sequence.
     kind : int
         Schedule kind (0 Bernoulli, 1 counts, 2 explicit order, 3 topk, 4 margin, 5 eb, 6 esum).
-    weights_cdf : float64[1, N]; sizes : int64[N]; step_of : int64[L]; gamma : float; num_steps : int
+    alias_prob : float64[N]; alias_index : int64[N]; sizes : int64[N]; step_of : int64[L]; gamma : float; num_steps : int
         The resolved schedule (unused arrays may be empty).
     local2 : bool
-        Use the order-2 local model with ``tables = (left_tab, right_tab, edge)``;
+        Use the order-2 local model with ``tables = (powers, powers_t)``;
         otherwise windows on ``chain = (P, successor, mu)`` with ``m = n - 1 >= 1``.
     local : bool
         Windows model only: ``False`` recomputes the whole sequence at every step (naive reference).
@@ -126,11 +126,11 @@ def sample_mdm(keys, kind, weights_cdf, sizes, step_of, gamma, num_steps, local2
                 failed, steps = _adaptive(keys[s], kind, sizes, gamma, local2, tables, chain, m, local, lam, tau,
                                           out[s], per_step[s], stats[s])
             elif local2:
-                failed = fixed_local2(keys[s], kind, weights_cdf, sizes, step_of, num_steps, tables, lam, tau,
+                failed = fixed_local2(keys[s], kind, alias_prob, alias_index, sizes, step_of, num_steps, tables, lam, tau,
                                       out[s], per_step[s], stats[s], step, order, perm, near, w, row)
                 steps = num_steps
             else:
-                failed = fixed_blocks(keys[s], kind, weights_cdf, sizes, step_of, num_steps, chain, m, local, lam, tau,
+                failed = fixed_blocks(keys[s], kind, alias_prob, alias_index, sizes, step_of, num_steps, chain, m, local, lam, tau,
                                       out[s], per_step[s], stats[s], step, order, perm, A, B, rows, totals, row)
                 steps = num_steps
             fallback[s] = failed

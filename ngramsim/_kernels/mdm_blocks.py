@@ -69,13 +69,13 @@ def check_blocks(x, new, chain, m, local, A):
 
 
 @numba.njit(cache=True)
-def fixed_blocks(key, kind, weights_cdf, sizes, step_of, num_steps, chain, m, local, lam, tau,
+def fixed_blocks(key, kind, alias_prob, alias_index, sizes, step_of, num_steps, chain, m, local, lam, tau,
                  x, per_step, stats, step, order, perm, A, B, rows, totals, row):
     """One sequence under a non-adaptive schedule; returns whether the fallback was used."""
     length = x.shape[0]
     V = row.shape[0]
     x[:] = -1
-    assign_steps(kind, key, weights_cdf, sizes, step_of, perm, step)
+    assign_steps(kind, key, alias_prob, alias_index, sizes, step_of, perm, step)
     start = positions_by_step(step, num_steps, per_step, order)
     failed = False
     for t in range(num_steps):

@@ -1,5 +1,8 @@
 """The reverse model's per-position law and draws (SPEC §2).
 
+These run once per token in the samplers' hot loops, so they are inlined:
+a call that passes arrays costs reference counting on every token.
+
 ``p_theta(v) = (1 - lam) T_tau[r](v) + lam / V`` with ``T_tau[r] ∝ r^(1/tau)`` on the
 support of ``r`` (log space), where ``r ∝ w`` are conditional weights.
 """
@@ -10,7 +13,7 @@ import numba
 import numpy as np
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, forceinline=True)
 def draw_weights(w, total, u):
     """Smallest ``v`` with ``u * total < sum_{j<=v} w_j`` among ``w_v > 0``; the last positive ``v`` if rounding leaves none."""
     target = u * total
@@ -25,14 +28,14 @@ def draw_weights(w, total, u):
     return last
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, forceinline=True)
 def draw_uniform(vocab_size, u):
     """The fallback draw: uniform on ``{0, ..., V-1}``."""
     v = int(u * vocab_size)
     return v if v < vocab_size else vocab_size - 1
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, forceinline=True)
 def theta_row(w, total, lam, tau, out):
     """Fill ``out`` with ``p_theta`` built from weights ``w`` (``total = sum w > 0``); return ``KL(r || p_theta)``.
 
@@ -71,7 +74,7 @@ def theta_row(w, total, lam, tau, out):
     return max(kl, 0.0)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, forceinline=True)
 def draw_theta(w, total, lam, tau, u, row):
     """Draw from ``p_theta`` built from ``w``; return ``(v, KL(r || p_theta))``.  ``row`` is float64[V] scratch."""
     if lam == 0.0 and tau == 1.0:
@@ -80,7 +83,7 @@ def draw_theta(w, total, lam, tau, u, row):
     return draw_weights(row, row.sum(), u), kl
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, forceinline=True)
 def record_kl(stats, kl):
     """Accumulate one revealed token's learning KL into ``stats = [sum, count, max]``."""
     stats[0] += kl

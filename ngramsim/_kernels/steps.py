@@ -3,17 +3,18 @@
 import numba
 import numpy as np
 
-from ngramsim._kernels.ancestral import inverse_cdf
 from ngramsim._kernels.rng import uniform
 
 BERNOULLI, COUNTS, ORDER = 0, 1, 2
 
 
 @numba.njit(cache=True)
-def assign_steps(kind, key, weights_cdf, sizes, step_of, perm, out):
+def assign_steps(kind, key, alias_prob, alias_index, sizes, step_of, perm, out):
     """Fill ``out[i]`` with the 1-based step at which position ``i`` is revealed.
 
-    * Bernoulli: ``out[i] = 1 + inverse_cdf(weights_cdf, u(key, i))``, i.e. step ``t`` with probability ``w_t``.
+    * Bernoulli: step ``t`` with probability ``w_t``, by Walker's alias method on one
+      uniform ``u(key, i)``: ``j = floor(N u)``, then ``j`` if ``N u - j < alias_prob[j]``
+      else ``alias_index[j]`` (tables from :func:`alias_table`).
     * Counts: a uniformly random permutation (Fisher-Yates with ``u(key, i)``,
       ``i = 0 .. L-2``); its first ``s_1`` entries get step 1, the next ``s_2`` step 2, ...
     * Explicit order: ``out = step_of``.
@@ -22,8 +23,11 @@ def assign_steps(kind, key, weights_cdf, sizes, step_of, perm, out):
     """
     length = out.shape[0]
     if kind == BERNOULLI:
+        N = alias_prob.shape[0]
         for i in range(length):
-            out[i] = 1 + inverse_cdf(weights_cdf, 0, uniform(key, i))
+            x = uniform(key, i) * N
+            j = min(int(x), N - 1)
+            out[i] = 1 + (j if x - j < alias_prob[j] else alias_index[j])
     elif kind == COUNTS:
         for i in range(length):
             perm[i] = i
@@ -64,3 +68,27 @@ def positions_by_step(step, num_steps, counts, order):
         order[fill[t]] = i
         fill[t] += 1
     return start
+
+
+def alias_table(weights):
+    """Walker/Vose alias tables ``(prob, index)`` for the law ``weights`` (summing to 1).
+
+    Column ``j`` is chosen with probability ``1/N``; it yields ``j`` with probability
+    ``prob[j]`` and ``index[j]`` otherwise, so outcome ``t`` has probability ``weights[t]``.
+    """
+    w = np.asarray(weights, dtype=np.float64)
+    N = len(w)
+    scaled = w * N
+    prob = np.ones(N)
+    index = np.arange(N, dtype=np.int64)
+    small = [j for j in range(N) if scaled[j] < 1.0]
+    large = [j for j in range(N) if scaled[j] >= 1.0]
+    while small and large:
+        s, big = small.pop(), large[-1]
+        prob[s] = scaled[s]
+        index[s] = big
+        scaled[big] -= 1.0 - scaled[s]
+        if scaled[big] < 1.0:
+            small.append(large.pop())
+    # Leftovers are 1 up to rounding: they keep prob 1 (never aliased).
+    return prob, index
