@@ -10,7 +10,7 @@ import numpy as np
 
 from ngramsim._kernels.adaptive import MARGIN, TOPK, score_key, select
 from ngramsim._kernels.mdm_blocks import check_blocks, conditionals_blocks, fixed_blocks
-from ngramsim._kernels.mdm_local2 import check_local2, conditionals_local2, fixed_local2
+from ngramsim._kernels.mdm_local2 import LOCKSTEP, check_local2, conditionals_local2, fixed_local2
 from ngramsim._kernels.reverse import draw_uniform, draw_weights, record_kl
 from ngramsim._kernels.rng import uniform
 
@@ -107,13 +107,23 @@ def sample_mdm(keys, kind, alias_prob, alias_index, sizes, step_of, gamma, num_s
     V = chain[0].shape[1]
     K = chain[0].shape[0]
     adaptive = kind >= 3
+    if local2 and not adaptive:
+        blocks = (num_samples + LOCKSTEP - 1) // LOCKSTEP
+        for block in numba.prange(blocks):
+            first = block * LOCKSTEP
+            count = min(LOCKSTEP, num_samples - first)
+            for s in range(first, first + count):
+                stats[s, :] = 0.0
+                per_step[s, :] = 0
+                nfe[s] = num_steps
+            fixed_local2(keys, first, count, kind, alias_prob, alias_index, sizes, step_of, num_steps, tables,
+                         lam, tau, out, per_step, stats, fallback)
+        return
     chunks = min(num_samples, _CHUNKS)
     for c in numba.prange(chunks):
         step = np.empty(length, dtype=np.int64)
         order = np.empty(length, dtype=np.int64)
         perm = np.empty(length, dtype=np.int64)
-        near = np.empty((4, length), dtype=np.int64)
-        w = np.empty(V)
         row = np.empty(V)
         A = np.empty((length + 1, 1 if local2 else K))
         B = np.empty((length + 1, 1 if local2 else K))
@@ -125,13 +135,10 @@ def sample_mdm(keys, kind, alias_prob, alias_index, sizes, step_of, gamma, num_s
             if adaptive:
                 failed, steps = _adaptive(keys[s], kind, sizes, gamma, local2, tables, chain, m, local, lam, tau,
                                           out[s], per_step[s], stats[s])
-            elif local2:
-                failed = fixed_local2(keys[s], kind, alias_prob, alias_index, sizes, step_of, num_steps, tables, lam, tau,
-                                      out[s], per_step[s], stats[s], step, order, perm, near, w, row)
-                steps = num_steps
             else:
-                failed = fixed_blocks(keys[s], kind, alias_prob, alias_index, sizes, step_of, num_steps, chain, m, local, lam, tau,
-                                      out[s], per_step[s], stats[s], step, order, perm, A, B, rows, totals, row)
+                failed = fixed_blocks(keys[s], kind, alias_prob, alias_index, sizes, step_of, num_steps, chain, m,
+                                      local, lam, tau, out[s], per_step[s], stats[s], step, order, perm, A, B, rows,
+                                      totals, row)
                 steps = num_steps
             fallback[s] = failed
             nfe[s] = steps

@@ -30,28 +30,41 @@ from ngramsim._kernels.steps import assign_steps, positions_by_step
 
 
 @numba.njit(cache=True)
-def _nearest_earlier(step, left, left_le, right, stack):
-    """One stack pass: ``left[i]`` / ``right[i]`` = nearest ``j`` with ``step[j] < step[i]`` on each side,
-    ``left_le[i]`` = nearest ``j < i`` with ``step[j] <= step[i]`` (-1 if none)."""
+def _nearest_earlier(step, order, start, left, left_le, right, prev, nxt):
+    """Nearest neighbours revealed at earlier steps, by deletion from a linked list.
+
+    ``left[i]`` / ``right[i]``: nearest ``j`` with ``step[j] < step[i]`` on each side;
+    ``left_le[i]``: nearest ``j < i`` with ``step[j] <= step[i]`` (-1 when none).
+    Positions are deleted from the list ``0 .. L-1`` by decreasing step, a step's
+    positions in increasing order: when ``i`` goes, its predecessor is its strict
+    left neighbour and its successor the nearest position right of it revealed at
+    its step or before.  No data-dependent branches, unlike a stack pass.
+    ``prev``/``nxt`` are int64 scratch of length ``L + 2`` (index shifted by one).
+    """
     length = step.shape[0]
-    top = 0
-    for i in range(length):
-        si = step[i]
-        while top > 0 and step[stack[top - 1]] > si:
-            top -= 1
-            right[stack[top]] = i  # the first later position with a smaller step
-        if top > 0:
-            j = stack[top - 1]
-            left_le[i] = j
-            # Between j and i every step exceeds step[i]; equal steps share their strict neighbour.
-            left[i] = left[j] if step[j] == si else j
-        else:
-            left_le[i] = -1
-            left[i] = -1
-        stack[top] = i
-        top += 1
-    for k in range(top):
-        right[stack[k]] = -1
+    for p in range(length + 2):
+        prev[p] = p - 1
+        nxt[p] = p + 1
+    for t in range(start.shape[0] - 2, -1, -1):
+        lo = start[t]
+        hi = start[t + 1]
+        for k in range(lo, hi):
+            i = order[k] + 1  # shifted: 0 and L + 1 are sentinels
+            before = prev[i]
+            after = nxt[i]
+            left[i - 1] = before - 1
+            right[i - 1] = after - 1 if after <= length else -1  # right_le for now
+            nxt[before] = after
+            prev[after] = before
+        for k in range(hi - 1, lo - 1, -1):
+            i = order[k]
+            r = right[i]
+            if r >= 0 and step[r] == step[i]:  # a later position of the same step: share its neighbour
+                right[i] = right[r]
+        for k in range(lo, hi):
+            i = order[k]
+            before = order[k - 1] if k > lo else -1
+            left_le[i] = before if before > left[i] else left[i]
 
 
 @numba.njit(cache=True, forceinline=True)
@@ -76,73 +89,111 @@ def _pair_ok(j, k, x, powers):
     return powers[k - j, x[j], x[k]] > 0.0
 
 
-@numba.njit(cache=True)
-def fixed_local2(key, kind, alias_prob, alias_index, sizes, step_of, num_steps, tables, lam, tau,
-                 x, per_step, stats, step, order, perm, near, w, row):
-    """One sequence under a non-adaptive schedule; returns whether the fallback was used.
+#: Sequences advanced in lockstep by :func:`fixed_local2`: their dependency chains are
+#: independent, so the CPU overlaps their memory latency.
+LOCKSTEP = 4
 
-    Positions of a step are drawn in increasing order and each is checked right
-    after its draw against its nearest revealed neighbours at or before its step
-    (the left one may be of the same step, already drawn); a failure switches
-    to the fallback from the next step on.  The exact-model draw is written out
-    in the loop: helper calls taking arrays cost reference counting per token.
+
+@numba.njit(cache=True)
+def fixed_local2(keys, first, count, kind, alias_prob, alias_index, sizes, step_of, num_steps, tables, lam, tau,
+                 out, per_step, stats, fallback):
+    """Sequences ``first .. first+count-1`` (``count <= LOCKSTEP``) under a non-adaptive schedule.
+
+    Per sequence: steps, positions by step, nearest earlier neighbours.  Then the
+    ``k``-th token (in step order) of every sequence is drawn in turn.  Each token
+    is checked right after its draw against its nearest revealed neighbours at or
+    before its step (the left one may be of the same step, already drawn, since a
+    step's positions come in increasing order); a failure switches that sequence
+    to the fallback from its next step on.  The exact-model draw is written out
+    here: helper calls taking arrays cost reference counting on every token.
     """
     powers, powers_t = tables
-    length = x.shape[0]
-    V = w.shape[0]
+    length = out.shape[1]
+    V = powers.shape[2]
     exact = lam == 0.0 and tau == 1.0
-    assign_steps(kind, key, alias_prob, alias_index, sizes, step_of, perm, step)
-    start = positions_by_step(step, num_steps, per_step, order)
-    left, left_le, right = near[0], near[1], near[2]
-    _nearest_earlier(step, left, left_le, right, perm)
-    failed = False
-    for t in range(num_steps):
-        fails_next = False
-        end = start[t + 1]
-        for k in range(start[t], end):
-            i = order[k]
-            u = uniform(key, length + i)
-            if failed:
-                x[i] = draw_uniform(V, u)
+    step = np.empty((count, length), dtype=np.int64)
+    order = np.empty((count, length), dtype=np.int64)
+    start = np.empty(num_steps + 1, dtype=np.int64)
+    nxt = np.empty(length + 2, dtype=np.int64)
+    left = np.empty((count, length), dtype=np.int64)
+    left_le = np.empty((count, length), dtype=np.int64)
+    right = np.empty((count, length), dtype=np.int64)
+    perm = np.empty(length + 2, dtype=np.int64)
+    w = np.empty(V)
+    row = np.empty(V)
+    current = np.zeros(count, dtype=np.int64)
+    last_valid = np.full(count, num_steps, dtype=np.int64)  # steps drawn from q(.|x_R), q(x_R) > 0
+    failed = np.zeros(count, dtype=np.bool_)
+    fails_next = np.zeros(count, dtype=np.bool_)
+    for q in range(count):
+        s = first + q
+        assign_steps(kind, keys[s], alias_prob, alias_index, sizes, step_of, perm, step[q])
+        start[:] = positions_by_step(step[q], num_steps, per_step[s], order[q])
+        _nearest_earlier(step[q], order[q], start, left[q], left_le[q], right[q], perm, nxt)
+    for k in range(length):
+        for q in range(count):
+            s = first + q
+            i = order[q, k]
+            t = step[q, i]
+            if t != current[q]:  # a new step: failures of the previous one take effect
+                if fails_next[q] and not failed[q]:
+                    failed[q] = True
+                    last_valid[q] = current[q]
+                fails_next[q] = False
+                current[q] = t
+            u = uniform(keys[s], length + i)
+            if failed[q]:
+                out[s, i] = draw_uniform(V, u)
                 continue
-            b = right[i]
-            da, xa, db, xb = _neighbours(i, left[i], b, x, V, length)
-            total = 0.0
-            for c in range(V):
-                f = powers[da, xa, c] * powers_t[db, xb, c]
-                w[c] = f
-                total += f
+            a = left[q, i]
+            b = right[q, i]
+            da, xa = (i + 1, V) if a < 0 else (i - a, out[s, a])  # virtual token V at -1
+            db, xb = (length - i, V) if b < 0 else (b - i, out[s, b])  # ... and at L
             if exact:
-                # Branch-free inverse CDF: v = #{c : w_0 + ... + w_c <= u * total}, capped at
-                # the last positive weight (rounding); zero weights are never selected.
+                # Branch-free inverse CDF on the unnormalised weights f_c (recomputed rather than
+                # stored): v = #{c : f_0 + ... + f_c <= u * total}, capped at the last positive
+                # weight (rounding); zero weights are never selected.
+                total = 0.0
+                for c in range(V):
+                    total += powers[da, xa, c] * powers_t[db, xb, c]
                 target = u * total
                 acc = 0.0
-                count = 0
+                below = 0
                 last = -1
                 for c in range(V):
-                    acc += w[c]
-                    count += acc <= target
-                    last = c if w[c] > 0.0 else last
-                v = min(count, last)
+                    f = powers[da, xa, c] * powers_t[db, xb, c]
+                    acc += f
+                    below += acc <= target
+                    last = c if f > 0.0 else last
+                v = min(below, last)
                 if v < 0:  # no weight at all: unreachable while q(x_R) > 0
                     v = draw_uniform(V, u)
-                    fails_next = True
-                stats[1] += 1.0
+                    fails_next[q] = True
             else:
+                total = 0.0
+                for c in range(V):
+                    f = powers[da, xa, c] * powers_t[db, xb, c]
+                    w[c] = f
+                    total += f
                 v, kl = draw_theta(w, total, lam, tau, u, row)
-                record_kl(stats, kl)
-            x[i] = v
-            j = left_le[i]
+                record_kl(stats[s], kl)
+            out[s, i] = v
+            j = left_le[q, i]
             if j < 0:
                 if powers[i + 1, V, v] <= 0.0:
-                    fails_next = True
-            elif powers[i - j, x[j], v] <= 0.0:
-                fails_next = True
+                    fails_next[q] = True
+            elif powers[i - j, out[s, j], v] <= 0.0:
+                fails_next[q] = True
             # The next revealed token to the right is b unless a same-step position comes first.
-            if b >= 0 and (k + 1 == end or order[k + 1] > b) and powers[b - i, v, x[b]] <= 0.0:
-                fails_next = True
-        failed = failed or fails_next
-    return failed
+            if b >= 0:
+                same_step_first = k + 1 < length and step[q, order[q, k + 1]] == t and order[q, k + 1] < b
+                if not same_step_first and powers[b - i, v, out[s, b]] <= 0.0:
+                    fails_next[q] = True
+    for q in range(count):
+        s = first + q
+        fallback[s] = failed[q] or fails_next[q]
+        if exact:  # every token of the steps before the fallback was drawn from the exact model
+            stats[s, 1] = per_step[s, : last_valid[q]].sum()
 
 
 @numba.njit(cache=True)

@@ -28,6 +28,8 @@ def assign_steps(kind, key, alias_prob, alias_index, sizes, step_of, perm, out):
             x = uniform(key, i) * N
             j = min(int(x), N - 1)
             out[i] = 1 + (j if x - j < alias_prob[j] else alias_index[j])
+    elif kind == COUNTS and sizes.shape[0] == 1:
+        out[:] = 1  # one step: no permutation needed
     elif kind == COUNTS:
         for i in range(length):
             perm[i] = i
