@@ -75,8 +75,9 @@ def start_context(x, lo, m, vocab_size):
 
 @numba.njit(cache=True)
 def forward_scaled(x, lo, hi, start_context, transitions, successor, initial, m, A):
-    """Scaled forward pass over ``[lo, hi]``; return ``log P(evidence in window | start)`` (``-inf`` if 0).
+    """Scaled forward pass over ``[lo, hi]``; return ``log P(evidence in lo..hi | start)`` (``-inf`` if 0).
 
+    ``hi`` may stop short of the window's end when only ``alpha`` up to there is needed.
     ``start_context < 0``: start from ``mu`` restricted to the revealed initial tokens;
     otherwise start from that context index (the ``m`` tokens before ``lo``).
     """
@@ -119,22 +120,25 @@ def forward_scaled(x, lo, hi, start_context, transitions, successor, initial, m,
             else:
                 for v in range(V):
                     cur[successor[s, v]] += a * transitions[s, v]
-        total = cur.sum()
+        total = 0.0
+        for s in range(K):
+            total += cur[s]
         if total <= 0.0:
             return -np.inf
         log_evidence += math.log(total)
+        scale = 1.0 / total  # one division per position, not K
         for s in range(K):
-            cur[s] /= total
+            cur[s] *= scale
     return log_evidence
 
 
 @numba.njit(cache=True)
-def backward_scaled(x, lo, hi, start_context, transitions, successor, m, B):
-    """Backward pass over ``[lo, hi]``: ``B[i + 1] ∝ beta_i`` (each row rescaled to maximum 1)."""
+def backward_scaled(x, hi, down_to, transitions, successor, B):
+    """Backward pass from ``hi``: ``B[hi + 1] = 1`` and ``B[i] ∝ beta_{i-1}`` for ``i = hi .. down_to``
+    (each row rescaled to maximum 1)."""
     K, V = transitions.shape
-    first = m if start_context < 0 else lo
     B[hi + 1, :] = 1.0
-    for i in range(hi, first - 1, -1):
+    for i in range(hi, down_to - 1, -1):
         nxt = B[i + 1]
         cur = B[i]
         xi = x[i]
@@ -150,8 +154,9 @@ def backward_scaled(x, lo, hi, start_context, transitions, successor, m, B):
             if acc > top:
                 top = acc
         if top > 0.0:
+            scale = 1.0 / top
             for s in range(K):
-                cur[s] /= top
+                cur[s] *= scale
 
 
 @numba.njit(cache=True)
@@ -194,7 +199,7 @@ def conditional_marginals_scaled(x, transitions, successor, initial, m, out):
     B = np.empty((length + 1, K))
     log_evidence = forward_scaled(x, 0, length - 1, -1, transitions, successor, initial, m, A)
     if log_evidence > -np.inf:
-        backward_scaled(x, 0, length - 1, -1, transitions, successor, m, B)
+        backward_scaled(x, length - 1, m, transitions, successor, B)
     for i in range(length):
         if x[i] >= 0:
             out[i, :] = 0.0

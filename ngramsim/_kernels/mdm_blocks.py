@@ -11,6 +11,7 @@ every time: the naive reference the benchmarks compare against.
 """
 
 import numba
+import numpy as np
 
 from ngramsim._kernels.forward_backward import (
     backward_scaled,
@@ -33,21 +34,37 @@ def _window(x, i, m, local):
 
 @numba.njit(cache=True)
 def _weights_for(x, positions, chain, m, local, A, B, rows, totals):
-    """Weights ∝ ``q(x_i = . | x_R)`` into ``rows[j]`` (sum ``totals[j]``) for the masked ``positions[j]`` (ascending)."""
+    """Weights ∝ ``q(x_i = . | x_R)`` into ``rows[j]`` (sum ``totals[j]``) for the masked ``positions[j]`` (ascending).
+
+    One window per group of positions: forward only up to the group's last position,
+    backward only down to its first.  Returns ``(ok, shared)``: ``ok`` is False if a
+    window has zero evidence (impossible while ``q(x_R) > 0``), ``shared`` whether some
+    window holds two or more of the positions.
+    """
     transitions, successor, initial = chain
     V = transitions.shape[1]
     n = positions.shape[0]
+    shared = False
     j = 0
     while j < n:
         lo, hi = _window(x, positions[j], m, local)
+        end = j
+        while end < n and positions[end] <= hi:
+            end += 1
+        shared = shared or end - j >= 2
         ctx = start_context(x, lo, m, V)
-        if forward_scaled(x, lo, hi, ctx, transitions, successor, initial, m, A) == -float("inf"):
-            return False
-        backward_scaled(x, lo, hi, ctx, transitions, successor, m, B)
-        while j < n and positions[j] <= hi:
+        first = m if ctx < 0 else lo
+        if not local:  # the naive reference recomputes the whole window every time
+            head, tail = hi, first
+        else:
+            head, tail = positions[end - 1] - 1, max(first, positions[j] + 1)
+        if forward_scaled(x, lo, head, ctx, transitions, successor, initial, m, A) == -np.inf:
+            return False, shared
+        backward_scaled(x, hi, tail, transitions, successor, B)
+        while j < end:
             totals[j] = position_weights(positions[j], lo, ctx, transitions, successor, m, A, B, rows[j])
             j += 1
-    return True
+    return True, shared
 
 
 @numba.njit(cache=True)
@@ -80,8 +97,10 @@ def fixed_blocks(key, kind, alias_prob, alias_index, sizes, step_of, num_steps, 
     failed = False
     for t in range(num_steps):
         members = order[start[t]:start[t + 1]]
-        if not failed and not _weights_for(x, members, chain, m, local, A, B, rows, totals):
-            failed = True  # unreachable while q(x_R) > 0; kept so a numerical zero cannot crash
+        shared = True
+        if not failed:
+            ok, shared = _weights_for(x, members, chain, m, local, A, B, rows, totals)
+            failed = not ok  # unreachable while q(x_R) > 0; kept so a numerical zero cannot crash
         for j in range(members.shape[0]):
             i = members[j]
             u = uniform(key, length + i)
@@ -91,7 +110,9 @@ def fixed_blocks(key, kind, alias_prob, alias_index, sizes, step_of, num_steps, 
                 v, kl = draw_theta(rows[j], totals[j], lam, tau, u, row)
                 x[i] = v
                 record_kl(stats, kl)
-        if not failed and members.shape[0] > 0:
+        # With lambda = 0 a token is drawn inside the support of q(. | x_R), so a window that
+        # receives a single new token keeps positive evidence: only shared windows need a check.
+        if not failed and members.shape[0] > 0 and (shared or lam > 0.0 or not local):
             failed = not check_blocks(x, members, chain, m, local, A)
     return failed
 
@@ -99,7 +120,7 @@ def fixed_blocks(key, kind, alias_prob, alias_index, sizes, step_of, num_steps, 
 @numba.njit(cache=True)
 def conditionals_blocks(x, chain, m, local, lam, tau, rows, kls, masked, A, B, w_rows, totals):
     """``rows[i] = p_theta(. | x_R)``, ``kls[i] = KL(q || p_theta)`` at every masked ``i`` (listed in ``masked``)."""
-    ok = _weights_for(x, masked, chain, m, local, A, B, w_rows, totals)
+    ok, _ = _weights_for(x, masked, chain, m, local, A, B, w_rows, totals)
     for j in range(masked.shape[0]):
         i = masked[j]
         if ok:
