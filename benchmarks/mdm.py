@@ -16,49 +16,45 @@ repeats, with ``numba`` on one thread so that ratios compare like with like:
 import numba
 import numpy as np
 
-from benchmarks._timing import best_time
+from benchmarks._timing import best_times
 from ngramsim import dirichlet_language, sample_mdm
-
-
-def _per_sequence(fn, num_samples, repeats):
-    return best_time(fn, repeats) / num_samples
 
 
 def _order2(quick):
     L = 1024
     M = 64 if quick else 400
-    repeats = 2 if quick else 4
-    print(f"\n1. order 2, L = {L}: MDM time per sequence / ancestral (1 thread, best of {repeats})")
-    print(f"{'V':>3} {'ancestral us':>13}  " + "  ".join(f"{s:>12}" for s in ("uniform:1", "uniform:16", "uniform:256", "uniform:L", "linear:1", "linear:16", "linear:256", "linear:L")))
+    repeats = 2 if quick else 5
+    specs = [f"{kind}:{N}" for kind in ("uniform", "linear") for N in (1, 16, 256, L)]
+    print(f"\n1. order 2, L = {L}: MDM time per sequence / ancestral (1 thread, best of {repeats}, interleaved)")
+    print(f"{'V':>3} {'ancestral us':>13}  " + "  ".join(f"{s.replace(str(L), 'L'):>11}" for s in specs))
     for V in (4, 8, 16):
         language = dirichlet_language(V, 2, concentration=0.5, rng=0)
-        floor = _per_sequence(lambda: language.sample(L, M, rng=1), M, repeats)
-        ratios = []
-        for kind in ("uniform", "linear"):
-            for N in (1, 16, 256, L):
-                spec = f"{kind}:{N}"
-                ratios.append(_per_sequence(lambda: sample_mdm(language, L, spec, M, rng=1), M, repeats) / floor)
-        print(f"{V:>3} {floor * 1e6:>13.2f}  " + "  ".join(f"{r:>12.2f}" for r in ratios))
+        fns = {"ancestral": lambda: language.sample(L, M, rng=1)}
+        fns.update({spec: (lambda spec=spec: sample_mdm(language, L, spec, M, rng=1)) for spec in specs})
+        best = best_times(fns, repeats)
+        floor = best["ancestral"]
+        print(f"{V:>3} {floor / M * 1e6:>13.2f}  " + "  ".join(f"{best[s] / floor:>11.2f}" for s in specs))
 
 
 def _higher_orders(quick):
     L = 1024
-    M = 8 if quick else 40
+    M = 8 if quick else 32
     repeats = 2 if quick else 3
-    print(f"\n2. orders 3-4, L = {L}: windows kernel vs naive (N = L) and vs ancestral (1 thread)")
-    print(f"{'n':>2} {'V':>3} {'naive/windows N=L':>18} {'N=16':>8} {'N=256':>8} {'N=L':>8}   (windows / ancestral)")
+    print(f"\n2. orders 3-4, L = {L}: windows kernel vs naive (N = L), and windows / ancestral (1 thread)")
+    print(f"{'n':>2} {'V':>3} {'naive/windows N=L':>18} {'N=16':>8} {'N=256':>8} {'N=L':>8}")
     for order, V in ((3, 2), (3, 4), (3, 8), (4, 2), (4, 4)):
         language = dirichlet_language(V, order, concentration=0.5, rng=0)
-        floor = _per_sequence(lambda: language.sample(L, M, rng=1), M, repeats)
-        spec = f"uniform:{L}"
-        windows_full = _per_sequence(lambda: sample_mdm(language, L, spec, M, rng=1), M, repeats)
-        naive_samples = max(2, M // 8)
-        naive = _per_sequence(lambda: sample_mdm(language, L, spec, naive_samples, rng=1, method="naive"), naive_samples, 1)
-        ratios = []
-        for N in (16, 256):
-            ratios.append(_per_sequence(lambda: sample_mdm(language, L, f"uniform:{N}", M, rng=1), M, repeats) / floor)
-        ratios.append(windows_full / floor)
-        print(f"{order:>2} {V:>3} {naive / windows_full:>18.1f} " + " ".join(f"{r:>8.1f}" for r in ratios))
+        naive_m = 2
+        fns = {
+            "ancestral": lambda: language.sample(L, 400, rng=1),
+            "naive": lambda: sample_mdm(language, L, f"uniform:{L}", naive_m, rng=1, method="naive"),
+        }
+        fns.update({N: (lambda N=N: sample_mdm(language, L, f"uniform:{N}", M, rng=1)) for N in (16, 256, L)})
+        best = best_times(fns, repeats)
+        floor = best["ancestral"] / 400
+        per = {k: best[k] / M for k in (16, 256, L)}
+        naive_ratio = (best["naive"] / naive_m) / per[L]
+        print(f"{order:>2} {V:>3} {naive_ratio:>18.1f} " + " ".join(f"{per[N] / floor:>8.1f}" for N in (16, 256, L)))
 
 
 def _growth(quick):
@@ -69,7 +65,8 @@ def _growth(quick):
         times = []
         for L in lengths:
             M = max(2, (4 if quick else 64) * 1024 // L)
-            times.append(_per_sequence(lambda: sample_mdm(language, L, f"uniform:{L // 4}", M, rng=1), M, 2 if quick else 3))
+            fn = lambda: sample_mdm(language, L, f"uniform:{L // 4}", M, rng=1)
+            times.append(best_times({"mdm": fn}, 2 if quick else 3)["mdm"] / M)
         slope = np.polyfit(np.log(lengths), np.log(times), 1)[0]
         row = "  ".join(f"L={L}: {t * 1e3:.3f} ms" for L, t in zip(lengths, times))
         print(f"order {order}, V = {V}: {row}  slope {slope:.3f}")

@@ -15,10 +15,12 @@ from ngramsim.io import (
     write_language,
 )
 from ngramsim.marginals import ExactOracle, conditional_marginals
+from ngramsim.metrics import sample_report, summarize_samples, wilson_interval
 from ngramsim.provenance import provenance
 from ngramsim.sampler import MDMSamples, sample_mdm
 from ngramsim.schedules import Schedule, parse_schedule
 from ngramsim.sources import NGramLanguage
+from ngramsim.structured import ser_autoregressive, ser_one_step
 
 __all__ = [
     "__version__",
@@ -40,4 +42,9 @@ __all__ = [
     "parse_schedule",
     "sample_mdm",
     "MDMSamples",
+    "summarize_samples",
+    "sample_report",
+    "wilson_interval",
+    "ser_one_step",
+    "ser_autoregressive",
 ]
