@@ -13,12 +13,15 @@ preserves every probability exactly (validation is idempotent).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import numbers
 import os
 import tempfile
 from pathlib import Path
+
+import numpy as np
 
 from ngramsim._json import dumps_strict
 from ngramsim.sources import NGramLanguage
@@ -151,14 +154,15 @@ def read_language(path) -> NGramLanguage:
     return language_from_dict(data, source=str(path))
 
 
-def write_text_atomic(path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (temporary file in the same folder, then rename)."""
+@contextlib.contextmanager
+def _atomic_open(path, mode):
+    """Open a temporary file beside ``path``; on success fsync it and rename it onto ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8") as handle:
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -166,25 +170,18 @@ def write_text_atomic(path, text: str) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def write_text_atomic(path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (temporary file in the same folder, then rename)."""
+    with _atomic_open(path, "w") as handle:
+        handle.write(text)
 
 
 def write_npy_atomic(path, array) -> None:
     """Save ``array`` with ``numpy.save`` to exactly ``path`` (no suffix added), atomically."""
-    import numpy as np
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.save(handle, np.asarray(array))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with _atomic_open(path, "wb") as handle:
+        np.save(handle, np.asarray(array))
 
 
 def write_language(language: NGramLanguage, path) -> None:

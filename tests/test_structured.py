@@ -13,20 +13,13 @@ from tests.strategies import languages_with_length
 MODEL = st.sampled_from([(0.0, 1.0), (0.2, 1.0), (0.1, 0.5), (0.0, 2.0)])
 
 
-@given(languages_with_length(max_contexts=27), MODEL)
-def test_one_step_ser_equals_brute_force(case, model):
+@pytest.mark.parametrize("spec, exact", [("uniform:1", ser_one_step), ("ar", ser_autoregressive)])
+@given(case=languages_with_length(max_contexts=27), model=MODEL)
+def test_transfer_matrix_ser_equals_brute_force(spec, exact, case, model):
     language, length = case
     lam, tau = model
-    _, ser = reference.exact_mdm_law(language, length, "uniform:1", learning_error=lam, temperature=tau)
-    assert abs(ser_one_step(language, length, learning_error=lam, temperature=tau) - ser) < 1e-12
-
-
-@given(languages_with_length(max_contexts=27), MODEL)
-def test_autoregressive_ser_equals_brute_force(case, model):
-    language, length = case
-    lam, tau = model
-    _, ser = reference.exact_mdm_law(language, length, "ar", learning_error=lam, temperature=tau)
-    assert abs(ser_autoregressive(language, length, learning_error=lam, temperature=tau) - ser) < 1e-12
+    _, ser = reference.exact_mdm_law(language, length, spec, learning_error=lam, temperature=tau)
+    assert abs(exact(language, length, learning_error=lam, temperature=tau) - ser) < 1e-12
 
 
 @pytest.mark.parametrize("V, m", [(2, 1), (4, 3), (8, 2), (16, 5)])
