@@ -41,15 +41,15 @@ def score_key(rule, p):
 
 
 @numba.njit(cache=True)
-def select(rule, keys, candidates, size, gamma, key, counter_base, out):
-    """Choose the positions to reveal; write them (ascending) to ``out`` and return how many.
+def _split(rule, keys, candidates, size, gamma, sure, tied):
+    """How many to reveal (``k``), the positions surely in (``sure``), and the tied ones at the boundary.
 
     ``keys[j]`` scores ``candidates[j]`` (masked positions, ascending).  The count ``k``:
     ``topk``/``margin``: ``min(size, #candidates)``; ``eb``: the largest ``k >= 1`` with
     ``sum_{j<k} H_(j) <= gamma + TIE``; ``esum``: the smallest ``k`` with
-    ``sum_{j<=k} H_(j) > gamma + TIE`` (all if none).  Then every key below
-    ``b - TIE`` (``b`` the ``k``-th smallest key) is in, and the rest is drawn
-    uniformly among keys within ``TIE`` of ``b`` with ``u(key, counter_base + j)``.
+    ``sum_{j<=k} H_(j) > gamma + TIE`` (all if none).  Keys below ``b - TIE`` (``b`` the
+    ``k``-th smallest) are in; the remaining ``k - #sure`` are drawn uniformly among keys
+    within ``TIE`` of ``b``.  Returns ``(k, #sure, #tied)``.
     """
     n = candidates.shape[0]
     ranked = np.sort(keys)
@@ -73,25 +73,65 @@ def select(rule, keys, candidates, size, gamma, key, counter_base, out):
                 k = j + 1
                 break
     bound = ranked[k - 1]
-    chosen = 0
-    tied = np.empty(n, dtype=np.int64)
+    num_sure = 0
     num_tied = 0
     for j in range(n):
         if keys[j] < bound - TIE:
-            out[chosen] = candidates[j]
-            chosen += 1
+            sure[num_sure] = candidates[j]
+            num_sure += 1
         elif keys[j] <= bound + TIE:
             tied[num_tied] = candidates[j]
             num_tied += 1
-    need = k - chosen
-    for j in range(need):
+    return k, num_sure, num_tied
+
+
+@numba.njit(cache=True)
+def select(rule, keys, candidates, size, gamma, key, counter_base, out):
+    """Choose the positions to reveal (see :func:`_split`); write them ascending to ``out``, return how many.
+
+    Tied positions are drawn by a partial Fisher-Yates shuffle with ``u(key, counter_base + j)``.
+    """
+    n = candidates.shape[0]
+    tied = np.empty(n, dtype=np.int64)
+    k, chosen, num_tied = _split(rule, keys, candidates, size, gamma, out, tied)
+    for j in range(k - chosen):
         pick = j + int(uniform(key, counter_base + j) * (num_tied - j))
         if pick >= num_tied:
             pick = num_tied - 1
         tmp = tied[j]
         tied[j] = tied[pick]
         tied[pick] = tmp
-        out[chosen] = tied[j]
-        chosen += 1
-    out[:chosen].sort()
-    return chosen
+        out[chosen + j] = tied[j]
+    out[:k].sort()
+    return k
+
+
+@numba.njit(cache=True)
+def select_sets(rule, keys, candidates, size, gamma):
+    """Every reveal set the rule can choose, each equally likely: ``(sets, k, number of sets)``.
+
+    ``sets[e, :k]`` is the sure positions plus one ``(k - #sure)``-subset of the tied ones.
+    """
+    n = candidates.shape[0]
+    sure = np.empty(n, dtype=np.int64)
+    tied = np.empty(n, dtype=np.int64)
+    k, num_sure, num_tied = _split(rule, keys, candidates, size, gamma, sure, tied)
+    need = k - num_sure
+    count = 1
+    for j in range(need):
+        count = count * (num_tied - j) // (j + 1)
+    sets = np.empty((count, max(k, 1)), dtype=np.int64)
+    comb = np.arange(max(need, 1))
+    for e in range(count):
+        sets[e, :num_sure] = sure[:num_sure]
+        for j in range(need):
+            sets[e, num_sure + j] = tied[comb[j]]
+        sets[e, :k].sort()
+        j = need - 1  # next combination in lexicographic order
+        while j >= 0 and comb[j] == num_tied - need + j:
+            j -= 1
+        if j >= 0:
+            comb[j] += 1
+            for l in range(j + 1, need):
+                comb[l] = comb[l - 1] + 1
+    return sets, k, count

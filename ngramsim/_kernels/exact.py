@@ -1,0 +1,462 @@
+"""Exact engine on tiny cases: dynamic programming over partial states (SPEC §4-§5).
+
+A *partial state* fixes the revealed set ``R`` and the revealed values; it is
+encoded in base ``V + 1`` with position 0 most significant: digit ``0`` is
+masked, digit ``v + 1`` is value ``v`` (weight of position ``i``:
+``(V+1)^(L-1-i)``).  Fully revealed states map to ``V^L`` in lexicographic C
+order.  ``Ev[state] = q(x_R)`` (the evidence) for every partial state, so every
+conditional ``q(x_i = v | x_R) = Ev[state + (v+1) w_i] / Ev[state]`` and every
+subset entropy ``H(X_A)`` is a lookup.
+"""
+
+import math
+
+import numba
+import numpy as np
+
+from ngramsim._kernels.adaptive import MARGIN, TOPK, score_key, select_sets
+from ngramsim._kernels.reverse import theta_row
+
+BERNOULLI, COUNTS, ORDER = 0, 1, 2
+
+
+@numba.njit(cache=True)
+def _weights(V, L):
+    w = np.empty(L, dtype=np.int64)
+    acc = 1
+    for i in range(L - 1, -1, -1):
+        w[i] = acc
+        acc *= V + 1
+    return w
+
+
+@numba.njit(cache=True)
+def _decode(state, V, L, digits):
+    for i in range(L - 1, -1, -1):
+        digits[i] = state % (V + 1)
+        state //= V + 1
+
+
+@numba.njit(cache=True)
+def _full_index(digits, V):
+    idx = 0
+    for d in digits:
+        idx = idx * V + (d - 1)
+    return idx
+
+
+@numba.njit(cache=True)
+def evidence_table(q_full, V, L):
+    """``Ev[state] = q(x_R)``: ``q`` of full states, then ``Ev[s] = sum_v Ev[s with its first masked position = v]``."""
+    size = (V + 1) ** L
+    w = _weights(V, L)
+    Ev = np.zeros(size)
+    digits = np.empty(L, dtype=np.int64)
+    for state in range(size - 1, -1, -1):  # children have larger indices
+        _decode(state, V, L, digits)
+        j = -1
+        for i in range(L):
+            if digits[i] == 0:
+                j = i
+                break
+        if j < 0:
+            Ev[state] = q_full[_full_index(digits, V)]
+        else:
+            acc = 0.0
+            for v in range(V):
+                acc += Ev[state + (v + 1) * w[j]]
+            Ev[state] = acc
+    return Ev
+
+
+@numba.njit(cache=True)
+def _state_rows(state, digits, Ev, w, oracle_rows, use_oracle, lam, tau, q_rows, p_rows, kls):
+    """Exact rows ``q(.|x_R)`` and model rows ``p_theta`` at the masked positions of ``state``; return ``Ev[state] > 0``.
+
+    With ``q(x_R) = 0`` the model rows are uniform (SPEC's fallback) and no KL is defined.
+    """
+    L, V = q_rows.shape
+    ev = Ev[state]
+    for i in range(L):
+        if digits[i] != 0:
+            continue
+        if ev <= 0.0:
+            p_rows[i, :] = 1.0 / V
+            kls[i] = 0.0
+            continue
+        for v in range(V):
+            q_rows[i, v] = Ev[state + (v + 1) * w[i]] / ev
+        base = oracle_rows[state, i] if use_oracle else q_rows[i]
+        theta_row(base, base.sum(), lam, tau, p_rows[i])
+        kl = 0.0
+        for v in range(V):
+            r = q_rows[i, v]
+            if r > 0.0:
+                if p_rows[i, v] <= 0.0:
+                    kl = np.inf
+                    break
+                kl += r * (math.log(r) - math.log(p_rows[i, v]))
+        kls[i] = max(kl, 0.0)
+    return ev > 0.0
+
+
+@numba.njit(cache=True)
+def _spread_values(mass, state, chosen, count, p_rows, w, V, nxt):
+    """Add ``mass * prod_j p_rows[chosen_j, v_j]`` to ``nxt[state + sum_j (v_j + 1) w[chosen_j]]`` for all values."""
+    if count == 0:
+        nxt[state] += mass
+        return
+    total = V**count
+    for code in range(total):
+        rest = code
+        prob = mass
+        target = state
+        for j in range(count):
+            v = rest % V
+            rest //= V
+            i = chosen[j]
+            prob *= p_rows[i, v]
+            target += (v + 1) * w[i]
+        if prob != 0.0:
+            nxt[target] += prob
+
+
+@numba.njit(cache=True)
+def _next_combination(comb, k, n):
+    """Advance ``comb[:k]`` to the next k-subset of ``range(n)`` in lexicographic order; False when done."""
+    j = k - 1
+    while j >= 0 and comb[j] == n - k + j:
+        j -= 1
+    if j < 0:
+        return False
+    comb[j] += 1
+    for l in range(j + 1, k):
+        comb[l] = comb[l - 1] + 1
+    return True
+
+
+@numba.njit(cache=True)
+def _binomial(n, k):
+    if k < 0 or k > n:
+        return 0.0
+    acc = 1.0
+    for j in range(k):
+        acc = acc * (n - j) / (j + 1)
+    return acc
+
+
+@numba.njit(cache=True)
+def _bernoulli_outcomes(mass, state, masked, k, hazard, p_rows, w, V, nxt):
+    """Each masked position stays masked w.p. ``1 - h`` or is revealed with value ``v`` w.p. ``h p(v)``."""
+    options = V + 1
+    total = options**k
+    for code in range(total):
+        rest = code
+        prob = mass
+        target = state
+        for j in range(k):
+            o = rest % options
+            rest //= options
+            if o == 0:
+                prob *= 1.0 - hazard
+            else:
+                i = masked[j]
+                prob *= hazard * p_rows[i, o - 1]
+                target += o * w[i]
+            if prob == 0.0:
+                break
+        if prob != 0.0:
+            nxt[target] += prob
+
+
+@numba.njit(cache=True)
+def sampler_law(kind, hazards, sizes, step_of, gamma, num_steps, Ev, oracle_rows, use_oracle, lam, tau, V, L, law, stats):
+    """The sampler's exact law over ``V^L`` (into ``law``) by forward DP over partial states.
+
+    ``stats`` receives ``[sum of learning KL mass, count mass, max learning KL over reachable
+    states]``: the learning KL ``KL(q(.|x_R) || p_theta(.|x_R))`` of each position revealed from a
+    state with ``q(x_R) > 0``, weighted by the probability of revealing it there.
+    Adaptive rules (kind >= 3) run until every state is full (``num_steps`` bounds the loop).
+    """
+    size = (V + 1) ** L
+    w = _weights(V, L)
+    cur = np.zeros(size)
+    cur[0] = 1.0
+    digits = np.empty(L, dtype=np.int64)
+    masked = np.empty(L, dtype=np.int64)
+    chosen = np.empty(L, dtype=np.int64)
+    comb = np.empty(L, dtype=np.int64)
+    q_rows = np.empty((L, V))
+    p_rows = np.empty((L, V))
+    kls = np.empty(L)
+    keys = np.empty(L)
+    stats[:] = 0.0
+    for t in range(num_steps):
+        nxt = np.zeros(size)
+        moved = False
+        for state in range(size):
+            mass = cur[state]
+            if mass == 0.0:
+                continue
+            _decode(state, V, L, digits)
+            k = 0
+            for i in range(L):
+                if digits[i] == 0:
+                    masked[k] = i
+                    k += 1
+            if k == 0:
+                nxt[state] += mass
+                continue
+            moved = True
+            valid = _state_rows(state, digits, Ev, w, oracle_rows, use_oracle, lam, tau, q_rows, p_rows, kls)
+            if kind == BERNOULLI:
+                h = hazards[t]
+                if valid and h > 0.0:
+                    for j in range(k):
+                        stats[0] += mass * h * kls[masked[j]]
+                        stats[1] += mass * h
+                        stats[2] = max(stats[2], kls[masked[j]])
+                _bernoulli_outcomes(mass, state, masked, k, h, p_rows, w, V, nxt)
+            elif kind == COUNTS:
+                s = sizes[t]
+                share = mass / _binomial(k, s)
+                for j in range(s):
+                    comb[j] = j
+                while True:
+                    for j in range(s):
+                        chosen[j] = masked[comb[j]]
+                    if valid:
+                        for j in range(s):
+                            stats[0] += share * kls[chosen[j]]
+                            stats[1] += share
+                    _spread_values(share, state, chosen, s, p_rows, w, V, nxt)
+                    if not _next_combination(comb, s, k):
+                        break
+                if valid:
+                    for j in range(k):
+                        stats[2] = max(stats[2], kls[masked[j]])
+            elif kind == ORDER:
+                s = 0
+                for i in range(L):
+                    if step_of[i] == t + 1:
+                        chosen[s] = i
+                        s += 1
+                if valid:
+                    for j in range(s):
+                        stats[0] += mass * kls[chosen[j]]
+                        stats[1] += mass
+                        stats[2] = max(stats[2], kls[chosen[j]])
+                _spread_values(mass, state, chosen, s, p_rows, w, V, nxt)
+            else:
+                for j in range(k):
+                    keys[j] = score_key(kind, p_rows[masked[j]])
+                size_t = sizes[t] if (kind == TOPK or kind == MARGIN) else 0
+                sets, count, num_sets = select_sets(kind, keys[:k], masked[:k], size_t, gamma)
+                share = mass / num_sets
+                for e in range(num_sets):
+                    for j in range(count):
+                        chosen[j] = sets[e, j]
+                    if valid:
+                        for j in range(count):
+                            stats[0] += share * kls[chosen[j]]
+                            stats[1] += share
+                            stats[2] = max(stats[2], kls[chosen[j]])
+                    _spread_values(share, state, chosen, count, p_rows, w, V, nxt)
+        cur = nxt
+        if not moved:
+            break
+    law[:] = 0.0
+    for state in range(size):
+        if cur[state] != 0.0:
+            _decode(state, V, L, digits)
+            law[_full_index(digits, V)] += cur[state]
+
+
+@numba.njit(cache=True)
+def subset_tables(Ev, oracle_rows, use_oracle, lam, tau, V, L, H, LK):
+    """``H[mask] = H(X_A)`` for every subset ``A`` (bit ``i`` = position ``i``) and
+    ``LK[mask, i] = E_{x_A ~ q} KL(q(.|x_A) || p_theta(.|x_A))`` for ``i`` outside ``A``."""
+    size = (V + 1) ** L
+    w = _weights(V, L)
+    digits = np.empty(L, dtype=np.int64)
+    q_rows = np.empty((L, V))
+    p_rows = np.empty((L, V))
+    kls = np.empty(L)
+    H[:] = 0.0
+    LK[:, :] = 0.0
+    for state in range(size):
+        ev = Ev[state]
+        if ev <= 0.0:
+            continue
+        _decode(state, V, L, digits)
+        mask = 0
+        for i in range(L):
+            if digits[i] != 0:
+                mask |= 1 << i
+        H[mask] -= ev * math.log(ev)
+        if lam == 0.0 and tau == 1.0 and not use_oracle:
+            continue
+        _state_rows(state, digits, Ev, w, oracle_rows, use_oracle, lam, tau, q_rows, p_rows, kls)
+        for i in range(L):
+            if digits[i] == 0:
+                LK[mask, i] += ev * kls[i]
+
+
+@numba.njit(cache=True)
+def _step_terms(R, S, H, LK, L):
+    """B1 terms of revealing ``S`` after ``R`` (bit masks): ``E TC(X_S | X_R)`` and the learning term."""
+    tc = -H[R | S]
+    lk = 0.0
+    size = 0
+    for i in range(L):
+        if S >> i & 1:
+            tc += H[R | (1 << i)]
+            lk += LK[R, i]
+            size += 1
+    tc -= (size - 1) * H[R]
+    return tc, lk
+
+
+@numba.njit(cache=True)
+def b1_fixed(kind, weights, sizes, step_of, num_steps, H, LK, L, tc, lk):
+    """Per-step B1 terms of a non-adaptive schedule, averaged over its randomness.
+
+    Explicit order: the one ``(R_t, S_t)``.  Counts: ``R_t`` a uniform ``r_t``-subset and ``S_t`` a
+    uniform ``s_t``-subset of the rest.  Bernoulli: each position independently in ``R_t``
+    (prob. ``w_1 + ... + w_{t-1}``), ``S_t`` (``w_t``) or later.
+    """
+    everything = (1 << L) - 1
+    before = 0
+    for t in range(num_steps):
+        tc[t] = 0.0
+        lk[t] = 0.0
+        if kind == ORDER:
+            S = 0
+            for i in range(L):
+                if step_of[i] == t + 1:
+                    S |= 1 << i
+            a, b = _step_terms(before, S, H, LK, L)
+            tc[t], lk[t] = a, b
+            before |= S
+        elif kind == COUNTS:
+            r = 0
+            for u in range(t):
+                r += sizes[u]
+            s = sizes[t]
+            norm = _binomial(L, r) * _binomial(L - r, s)
+            for R in range(everything + 1):
+                if _popcount(R) != r:
+                    continue
+                rest = everything & ~R
+                S = rest
+                while True:  # submasks of rest
+                    if _popcount(S) == s:
+                        a, b = _step_terms(R, S, H, LK, L)
+                        tc[t] += a / norm
+                        lk[t] += b / norm
+                    if S == 0:
+                        break
+                    S = (S - 1) & rest
+        else:
+            a_t = 0.0
+            for u in range(t):
+                a_t += weights[u]
+            w_t = weights[t]
+            later = max(1.0 - a_t - w_t, 0.0)
+            for R in range(everything + 1):
+                nr = _popcount(R)
+                p_r = a_t**nr
+                if p_r == 0.0:
+                    continue
+                rest = everything & ~R
+                S = rest
+                while True:
+                    if S != 0:
+                        ns = _popcount(S)
+                        prob = p_r * w_t**ns * later ** (L - nr - ns)
+                        if prob > 0.0:
+                            a, b = _step_terms(R, S, H, LK, L)
+                            tc[t] += prob * a
+                            lk[t] += prob * b
+                    if S == 0:
+                        break
+                    S = (S - 1) & rest
+
+
+@numba.njit(cache=True, inline="always")
+def _popcount(x):
+    c = 0
+    while x:
+        x &= x - 1
+        c += 1
+    return c
+
+
+@numba.njit(cache=True)
+def b1_adaptive(kind, sizes, gamma, num_steps, Ev, oracle_rows, use_oracle, lam, tau, V, L, tc, lk):
+    """Per-step B1 terms along an adaptive rule run on ``x ~ q`` (tie-breaks averaged).
+
+    Forward DP over partial states with ``q``-masses; at each state the rule scores the
+    model rows, and every reveal set ``S`` it may choose contributes
+    ``TC(X_S | x_R) = sum_i H(X_i | x_R) - H(X_S | x_R)`` and ``sum_i KL(q(.|x_R) || p_theta)``.
+    """
+    size = (V + 1) ** L
+    w = _weights(V, L)
+    cur = np.zeros(size)
+    cur[0] = 1.0
+    digits = np.empty(L, dtype=np.int64)
+    masked = np.empty(L, dtype=np.int64)
+    chosen = np.empty(L, dtype=np.int64)
+    q_rows = np.empty((L, V))
+    p_rows = np.empty((L, V))
+    kls = np.empty(L)
+    keys = np.empty(L)
+    for t in range(num_steps):
+        tc[t] = 0.0
+        lk[t] = 0.0
+        nxt = np.zeros(size)
+        for state in range(size):
+            mass = cur[state]
+            if mass == 0.0:
+                continue
+            _decode(state, V, L, digits)
+            k = 0
+            for i in range(L):
+                if digits[i] == 0:
+                    masked[k] = i
+                    k += 1
+            if k == 0:
+                nxt[state] += mass
+                continue
+            _state_rows(state, digits, Ev, w, oracle_rows, use_oracle, lam, tau, q_rows, p_rows, kls)
+            for j in range(k):
+                keys[j] = score_key(kind, p_rows[masked[j]])
+            size_t = sizes[t] if (kind == TOPK or kind == MARGIN) else 0
+            sets, count, num_sets = select_sets(kind, keys[:k], masked[:k], size_t, gamma)
+            share = mass / num_sets
+            ev = Ev[state]
+            for e in range(num_sets):
+                marginal_h = 0.0
+                learning = 0.0
+                for j in range(count):
+                    i = sets[e, j]
+                    chosen[j] = i
+                    learning += kls[i]
+                    for v in range(V):
+                        r = q_rows[i, v]
+                        if r > 0.0:
+                            marginal_h -= r * math.log(r)
+                joint_h = 0.0
+                for code in range(V**count):
+                    rest = code
+                    target = state
+                    for j in range(count):
+                        target += (rest % V + 1) * w[chosen[j]]
+                        rest //= V
+                    prob = Ev[target] / ev
+                    if prob > 0.0:
+                        joint_h -= prob * math.log(prob)
+                        nxt[target] += share * prob
+                tc[t] += share * (marginal_h - joint_h)
+                lk[t] += share * learning
+        cur = nxt

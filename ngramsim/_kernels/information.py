@@ -1,0 +1,72 @@
+"""Local conditional entropies ``H(X_i | X_{-i})`` from the ``2n - 1`` tokens around ``i``."""
+
+import math
+
+import numba
+import numpy as np
+
+
+@numba.njit(cache=True)
+def local_conditional_entropies(laws, transitions, successor, initial, m, out):
+    """``out[i] = H(X_i | X_{-i})`` for ``i = 0 .. L-1`` (``m = n - 1 >= 1``).
+
+    ``q(x_i | x_{-i})`` involves only the factors whose context or token is ``x_i``: the
+    transitions ``j = i .. i+m`` (and ``mu`` when ``i < m``, where ``x_i`` is a digit of the
+    initial context).  The joint law of the start context and those tokens is
+    ``law(start) * prod P``; for each configuration of everything but ``x_i`` the conditional
+    normalises over ``x_i``.  ``laws[r]`` is the law of ``c_{m + r}``.
+    """
+    K, V = transitions.shape
+    L = out.shape[0]
+    probs = np.empty(V)
+    for i in range(L):
+        acc = 0.0
+        if i >= m:
+            after = min(m, L - 1 - i)  # tokens after x_i whose context holds x_i
+            for c in range(K):
+                weight = laws[i - m, c]
+                if weight == 0.0:
+                    continue
+                for code in range(V**after):
+                    total = 0.0
+                    for y0 in range(V):
+                        p = weight * transitions[c, y0]
+                        ctx = successor[c, y0]
+                        rest = code
+                        for _ in range(after):
+                            y = rest % V
+                            rest //= V
+                            p *= transitions[ctx, y]
+                            ctx = successor[ctx, y]
+                        probs[y0] = p
+                        total += p
+                    if total > 0.0:
+                        for y0 in range(V):
+                            if probs[y0] > 0.0:
+                                acc -= probs[y0] * math.log(probs[y0] / total)
+        else:
+            steps = min(i + m, L - 1) - m + 1  # transitions j = m .. i+m see x_i in their context
+            scale = V ** (m - 1 - i)
+            for base in range(K):
+                if (base // scale) % V != 0:
+                    continue
+                for code in range(V ** max(steps, 0)):
+                    total = 0.0
+                    for v in range(V):
+                        c = base + v * scale
+                        p = initial[c]
+                        ctx = c
+                        rest = code
+                        for _ in range(steps):
+                            y = rest % V
+                            rest //= V
+                            p *= transitions[ctx, y]
+                            ctx = successor[ctx, y]
+                        probs[v] = p
+                        total += p
+                    if total > 0.0:
+                        for v in range(V):
+                            if probs[v] > 0.0:
+                                acc -= probs[v] * math.log(probs[v] / total)
+        out[i] = acc
+    return out

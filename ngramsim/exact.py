@@ -1,0 +1,211 @@
+r"""The exact engine for tiny cases (SPEC §4-§5): the sampler's whole law and the B1 decomposition.
+
+By dynamic programming over partial states (revealed set and values) — never
+by enumerating schedules — it returns the output law ``p`` over ``V^L`` for
+every schedule kind (Bernoulli, counts, explicit order, adaptive with SPEC's
+random tie-breaking averaged exactly), with learning error, temperature and a
+pluggable oracle, and from it
+
+* ``KL(q || p)``, ``SER(p)``, ``model_log_ppl = E_q[-log p] / L``,
+  ``gen_log_ppl = E_p[-log q] / L`` and ``gen_log_ppl_valid``;
+* the learning KL ``KL(q(.|x_R) || p_theta(.|x_R))`` per revealed token, its mean
+  under the sampler's law and its maximum over reachable states (``epsilon_learning``);
+* the B1 terms of every step (THEORY B1):
+  ``E_q TC(X_{S_t} | X_{R_t})`` and ``sum_{i in S_t} E_q KL(q(.|x_{R_t}) || p_theta(.|x_{R_t}))``,
+  averaged over the schedule's randomness (for adaptive rules: along the rule run on
+  ``x ~ q``); their sum is ``kl_expected = E KL(q || p_sigma)``, which equals ``kl`` for
+  explicit orders and bounds it from above otherwise (B3).
+
+The state space has ``(V+1)^L`` entries; beyond :data:`EXACT_STATE_LIMIT` the
+engine refuses with an error that points to the Monte Carlo tools.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ngramsim._kernels import exact as _k
+from ngramsim.sampler import _check_model_params, _oracle_rows
+from ngramsim.schedules import BERNOULLI, COUNTS, ORDER, parse_schedule
+from ngramsim.sources import NGramLanguage
+
+__all__ = ["EXACT_STATE_LIMIT", "ExactResult", "exact_law", "all_sequences", "check_exact_size"]
+
+#: Largest number of partial states ``(V+1)^L`` the exact engine accepts (a few arrays of this many floats).
+EXACT_STATE_LIMIT = 2**23
+
+
+def check_exact_size(language: NGramLanguage, length: int) -> int:
+    """Return ``(V+1)^L`` after checking it against :data:`EXACT_STATE_LIMIT`."""
+    size = (language.vocab_size + 1) ** length
+    if size > EXACT_STATE_LIMIT:
+        raise ValueError(
+            f"length={length} with vocab_size={language.vocab_size} needs (V+1)^L = {size} partial states, "
+            f"beyond the exact engine's limit of {EXACT_STATE_LIMIT}; use Monte Carlo instead "
+            "(ngramsim.sample_mdm / `ngramsim sample`, or the estimators in ngramsim.decomposition)"
+        )
+    return size
+
+
+def all_sequences(vocab_size: int, length: int) -> np.ndarray:
+    """Every sequence of ``V^L`` in lexicographic C order, shape ``(V^L, L)``."""
+    grid = np.indices((vocab_size,) * length).reshape(length, -1).T
+    return np.ascontiguousarray(grid, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class ExactResult:
+    """Exact quantities of one sampler configuration (see the module docstring).
+
+    ``distribution`` is ``p`` over ``V^L`` in lexicographic C order and ``q`` the source law
+    on the same grid; ``steps_tc[t]`` and ``steps_learning_kl[t]`` are the B1 terms of step
+    ``t + 1`` (for adaptive rules, zero once every run has finished).
+    """
+
+    distribution: np.ndarray
+    q: np.ndarray
+    ser: float
+    kl: float
+    kl_expected: float
+    model_log_ppl: float
+    gen_log_ppl: float
+    gen_log_ppl_valid: float
+    learning_kl_mean: float
+    learning_kl_max: float
+    steps_tc: np.ndarray
+    steps_learning_kl: np.ndarray
+    schedule: str
+    length: int
+    learning_error: float
+    temperature: float
+
+    @property
+    def steps(self) -> list:
+        """SPEC §3's ``steps``: one ``{"tc", "learning_kl"}`` per step in execution order."""
+        return [{"tc": float(a), "learning_kl": float(b)} for a, b in zip(self.steps_tc, self.steps_learning_kl)]
+
+
+def _hazards(weights):
+    """Per-step reveal probability of a still-masked position: ``w_t / (1 - w_1 - ... - w_{t-1})``; 1 at the last step."""
+    hazards = np.zeros(len(weights))
+    before = 0.0
+    for t, w in enumerate(weights):
+        denom = 1.0 - before
+        hazards[t] = 0.0 if denom <= 0 else min(w / denom, 1.0)
+        before += w
+    hazards[-1] = 1.0
+    return hazards
+
+
+def _oracle_table(language, length, oracle, Ev, size):
+    """The oracle's rows at every partial state of positive evidence, shape ``(size, L, V)``."""
+    V = language.vocab_size
+    table = np.zeros((size, length, V))
+    weights = (V + 1) ** np.arange(length - 1, -1, -1)
+    for state in np.flatnonzero(Ev > 0):
+        digits = (state // weights) % (V + 1)
+        x = np.where(digits > 0, digits - 1, -1).astype(np.int64)
+        masked = np.flatnonzero(x < 0)
+        if len(masked):
+            table[state] = _oracle_rows(oracle, x, masked, V, "exact")
+    return table
+
+
+def exact_law(language: NGramLanguage, length, schedule, *, learning_error=0.0, temperature=1.0, oracle=None) -> ExactResult:
+    r"""The sampler's exact law and the B1 decomposition for ``language`` at ``length`` (tiny cases).
+
+    Parameters
+    ----------
+    language : NGramLanguage
+    length : int
+        ``L``, with ``(V+1)^L <= EXACT_STATE_LIMIT``.
+    schedule : str or Schedule
+        Any SPEC §2 schedule.
+    learning_error, temperature : float
+        ``lambda in [0, 1)``, ``tau > 0``.
+    oracle : callable, optional
+        ``oracle(tokens, revealed) -> (L, V)`` replacing ``q(.|x_R)`` in ``p_theta``; the
+        learning KL is still measured against the exact ``q(.|x_R)``.
+
+    Examples
+    --------
+    >>> import ngramsim
+    >>> from ngramsim.exact import exact_law
+    >>> r = exact_law(ngramsim.window_language(3, 2), 4, "uniform:2")
+    >>> round(r.kl - r.kl_expected, 12) <= 0, round(sum(s["tc"] for s in r.steps) - r.kl_expected, 12)
+    (True, 0.0)
+    """
+    if not isinstance(language, NGramLanguage):
+        raise TypeError(f"language must be an NGramLanguage, got {type(language).__name__}")
+    length = language.check_length(length)
+    parsed = parse_schedule(schedule)
+    resolved = parsed.resolve(length)
+    lam, tau = _check_model_params(learning_error, temperature)
+    if oracle is not None and not callable(oracle):
+        raise TypeError(f"oracle must be callable as oracle(tokens, revealed), got {type(oracle).__name__}")
+    V = language.vocab_size
+    size = check_exact_size(language, length)
+    xs = all_sequences(V, length)
+    q = np.exp(language.log_prob(xs))
+    Ev = _k.evidence_table(q, V, length)
+    use_oracle = oracle is not None
+    oracle_rows = _oracle_table(language, length, oracle, Ev, size) if use_oracle else np.zeros((1, length, V))
+    kind = resolved.kind
+    hazards = _hazards(resolved.weights) if kind == BERNOULLI else np.zeros(0)
+    law = np.zeros(V**length)
+    stats = np.zeros(3)
+    _k.sampler_law(kind, hazards, resolved.sizes, resolved.step_of, resolved.gamma, resolved.num_steps, Ev,
+                   oracle_rows, use_oracle, lam, tau, V, length, law, stats)
+    tc = np.zeros(resolved.num_steps)
+    lk = np.zeros(resolved.num_steps)
+    if resolved.is_adaptive:
+        _k.b1_adaptive(kind, resolved.sizes, resolved.gamma, resolved.num_steps, Ev, oracle_rows, use_oracle,
+                       lam, tau, V, length, tc, lk)
+    else:
+        H = np.zeros(2**length)
+        LK = np.zeros((2**length, length))
+        _k.subset_tables(Ev, oracle_rows, use_oracle, lam, tau, V, length, H, LK)
+        _k.b1_fixed(kind, resolved.weights, resolved.sizes, resolved.step_of, resolved.num_steps, H, LK, length, tc, lk)
+    return _summarise(language, q, law, stats, tc, lk, parsed.spec, length, lam, tau)
+
+
+def _summarise(language, q, p, stats, tc, lk, spec, length, lam, tau) -> ExactResult:
+    valid = q > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_q = np.log(q)
+        log_p = np.log(p)
+    if np.any(p[valid] <= 0):
+        kl = math.inf
+        model = math.inf
+    else:
+        kl = float(max(np.sum(q[valid] * (log_q[valid] - log_p[valid])), 0.0))
+        model = float(-np.sum(q[valid] * log_p[valid]) / length)
+    ser = float(np.clip(p[~valid].sum(), 0.0, 1.0))
+    valid_mass = float(p[valid].sum())
+    nll_valid = float(-np.sum(p[valid] * log_q[valid]))
+    gen_valid = nll_valid / valid_mass / length if valid_mass > 0 else math.nan
+    gen = math.inf if ser > 0 else nll_valid / length
+    mean = float(stats[0] / stats[1]) if stats[1] > 0 else math.nan
+    return ExactResult(
+        distribution=p,
+        q=q,
+        ser=ser,
+        kl=kl,
+        kl_expected=float(tc.sum() + lk.sum()),
+        model_log_ppl=model,
+        gen_log_ppl=gen,
+        gen_log_ppl_valid=gen_valid,
+        learning_kl_mean=mean,
+        learning_kl_max=float(stats[2]),
+        steps_tc=tc,
+        steps_learning_kl=lk,
+        schedule=spec,
+        length=length,
+        learning_error=lam,
+        temperature=tau,
+    )
+
+

@@ -1,0 +1,329 @@
+r"""Information measures of the source at length ``L`` (SPEC §4, THEORY B2-B4).
+
+Each measure is written as its defining identity:
+
+* ``H(X_A)`` for a subset ``A`` of positions; ``H(X_B | X_A) = H(X_{A u B}) - H(X_A)``;
+* ``TC(X) = sum_i H(X_i) - H(X)``;
+* ``DTC(X) = H(X) - sum_i H(X_i | X_{-i})``;
+* ``sum_i I(X_i; X_{-i}) = TC + DTC``;
+* ``Phi(k) = E_{|A| = k} H(X_A)`` over uniformly random ``k``-subsets.
+
+Regimes (``method=``): ``"exact"`` by enumeration of ``V^L`` (tiny ``L``), exact at any
+``L`` where the Markov structure allows (``H(X)`` and ``H(X_i)`` by the chain rule, so
+``TC`` always; ``H(X_i | X_{-i})`` from the ``2n - 1`` tokens around ``i``, so ``DTC``
+whenever ``V^(2n-1)`` is small; ``H(X_A)`` and ``Phi`` for order <= 2 as sums over
+consecutive revealed pairs), else ``"monte_carlo"``: ``H(X_A) = E_q[-log q(x_A)]``
+with ``log q(x_A)`` from a forward pass with evidence, with standard errors.
+Results are :class:`Measure` records (nats unless ``base`` says otherwise).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import entr, gammaln
+
+from ngramsim._kernels.chain import propagate_context_laws
+from ngramsim._kernels.forward_backward import forward_scaled
+from ngramsim._kernels.information import local_conditional_entropies
+from ngramsim._validation import as_generator, check_int
+from ngramsim.marginals import chain_arrays
+from ngramsim.sources import NGramLanguage
+
+__all__ = [
+    "Measure",
+    "subset_entropy",
+    "conditional_entropy",
+    "total_correlation",
+    "dual_total_correlation",
+    "sum_mutual_information",
+    "phi_curve",
+    "information_summary",
+    "ENUMERATION_LIMIT",
+    "LOCAL_WINDOW_LIMIT",
+]
+
+#: ``V^L`` up to which exact quantities are computed by enumerating the whole law.
+ENUMERATION_LIMIT = 2**20
+#: ``L V^(2n-1)`` up to which ``H(X_i | X_{-i})`` is summed exactly over local windows.
+LOCAL_WINDOW_LIMIT = 2**26
+
+
+@dataclass(frozen=True)
+class Measure:
+    """A value in nats (or ``base``), with its standard error (0 when exact), method and sample count."""
+
+    value: float
+    stderr: float
+    method: str
+    num_samples: int = 0
+
+
+def _exact(value, base):
+    return Measure(value / _log_base(base), 0.0, "exact")
+
+
+def _log_base(base):
+    if base is None:
+        return 1.0
+    if isinstance(base, bool) or not isinstance(base, int | float) or not base > 0 or base == 1:
+        raise ValueError(f"base must be a positive number other than 1, got {base!r}")
+    return math.log(base)
+
+
+def _check(language, length):
+    if not isinstance(language, NGramLanguage):
+        raise TypeError(f"language must be an NGramLanguage, got {type(language).__name__}")
+    return language.check_length(length)
+
+
+def _check_subset(subset, length, name="subset"):
+    try:
+        items = [int(i) for i in subset]
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be an iterable of integer positions, got {subset!r}") from None
+    if any(not isinstance(i, int | np.integer) or isinstance(i, bool) for i in subset):
+        raise TypeError(f"{name} must hold integer positions, got {subset!r}")
+    if len(set(items)) != len(items):
+        raise ValueError(f"{name} has duplicated positions: {sorted(items)}")
+    bad = [i for i in items if not 0 <= i < length]
+    if bad:
+        raise ValueError(f"{name} position {bad[0]} is out of range for length={length} (positions are 0-based)")
+    return sorted(items)
+
+
+def _method(method, allowed):
+    if method not in ("auto", "exact", "monte_carlo"):
+        raise ValueError(f"method must be 'auto', 'exact' or 'monte_carlo', got {method!r}")
+    if method == "exact" and not allowed:
+        raise ValueError("no exact method applies here (V^L too large and order > 2); use method='monte_carlo'")
+    return "exact" if (method == "auto" and allowed) or method == "exact" else "monte_carlo"
+
+
+def _joint(language, length):
+    from ngramsim.exact import all_sequences
+
+    xs = all_sequences(language.vocab_size, length)
+    return np.exp(language.log_prob(xs)).reshape((language.vocab_size,) * length)
+
+
+def _powers(P, length):
+    """``P^d`` for ``d = 0 .. L-1``, shape ``(L, V, V)``."""
+    V = P.shape[0]
+    out = np.empty((length, V, V))
+    out[0] = np.eye(V)
+    for d in range(1, length):
+        out[d] = out[d - 1] @ P
+    return out
+
+
+def _order2_subset_entropy(language, length, items):
+    """``H(X_A) = H(X_{a_1}) + sum_j sum_u q(x_{a_j} = u) H(P^(a_{j+1} - a_j)[u, .])`` (order <= 2)."""
+    if not items:
+        return 0.0
+    P, _, _, _ = chain_arrays(language)
+    marg = language.token_marginals(length)
+    value = float(entr(marg[items[0]]).sum())
+    for a, b in zip(items, items[1:]):
+        rows = np.linalg.matrix_power(P, b - a)
+        value += float(marg[a] @ entr(rows).sum(axis=1))
+    return value
+
+
+def _mc_log_evidence(language, length, x, revealed):
+    """``log q(x_R)`` by a scaled forward pass with evidence (masked positions set to -1)."""
+    P, succ, mu, m = chain_arrays(language)
+    K = P.shape[0]
+    A = np.empty((length + 1, K))
+    tokens = np.where(revealed, x, -1).astype(np.int64)
+    return forward_scaled(tokens, 0, length - 1, -1, P, succ, mu, m, A)
+
+
+def subset_entropy(language, length, subset, *, base=None, method="auto", num_samples=2000, rng=None) -> Measure:
+    r"""``H(X_A)`` of the positions ``A`` (0-based) of ``q_L``.
+
+    Exact by enumeration when ``V^L <= ENUMERATION_LIMIT`` or for order <= 2 at any ``L``;
+    otherwise Monte Carlo ``-mean log q(x_A)`` over ``num_samples`` draws ``x ~ q`` (needs ``rng``).
+    """
+    length = _check(language, length)
+    items = _check_subset(subset, length)
+    small = language.vocab_size**length <= ENUMERATION_LIMIT
+    chosen = _method(method, small or language.order <= 2)
+    if chosen == "exact":
+        if language.order <= 2:
+            return _exact(_order2_subset_entropy(language, length, items), base)
+        joint = _joint(language, length)
+        others = tuple(i for i in range(length) if i not in items)
+        return _exact(float(entr(joint.sum(axis=others)).sum()), base)
+    num_samples = check_int(num_samples, "num_samples", minimum=2)
+    xs = language.sample(length, num_samples, rng=as_generator(rng))
+    revealed = np.zeros(length, dtype=bool)
+    revealed[items] = True
+    values = np.array([-_mc_log_evidence(language, length, x, revealed) for x in xs])
+    scale = _log_base(base)
+    return Measure(float(values.mean() / scale), float(values.std(ddof=1) / math.sqrt(num_samples) / scale), "monte_carlo", num_samples)
+
+
+def conditional_entropy(language, length, target, given, **kwargs) -> Measure:
+    """``H(X_B | X_A) = H(X_{A u B}) - H(X_A)`` (``target`` = B, ``given`` = A, disjoint)."""
+    length = _check(language, length)
+    b = _check_subset(target, length, "target")
+    a = _check_subset(given, length, "given")
+    if set(a) & set(b):
+        raise ValueError(f"target and given must be disjoint; both contain {sorted(set(a) & set(b))}")
+    joint = subset_entropy(language, length, a + b, **kwargs)
+    cond = subset_entropy(language, length, a, **kwargs)
+    stderr = math.hypot(joint.stderr, cond.stderr)
+    return Measure(joint.value - cond.value, stderr, joint.method, joint.num_samples)
+
+
+def total_correlation(language, length, *, base=None) -> Measure:
+    r"""``TC(X) = sum_i H(X_i) - H(X)``, exact at any ``L`` (chain rule and token marginals)."""
+    length = _check(language, length)
+    marginal = float(entr(language.token_marginals(length)).sum())
+    return _exact(max(marginal - language.entropy(length), 0.0), base)
+
+
+def _local_conditional_entropies(language, length):
+    """``H(X_i | X_{-i})`` for every ``i`` (see :func:`~ngramsim._kernels.information.local_conditional_entropies`)."""
+    P, succ, mu, m = chain_arrays(language)
+    laws = propagate_context_laws(mu, P, succ, np.empty((length - m + 1, P.shape[0])))
+    return local_conditional_entropies(laws, P, succ, mu, m, np.empty(length))
+
+
+def dual_total_correlation(language, length, *, base=None, method="auto", num_samples=2000, rng=None) -> Measure:
+    r"""``DTC(X) = H(X) - sum_i H(X_i | X_{-i})``.
+
+    Exact when ``L V^(2n-1) <= LOCAL_WINDOW_LIMIT`` (always for order 2 with moderate ``V``);
+    otherwise Monte Carlo of ``E_q[-log q(x_i | x_{-i})]`` from the local conditionals.
+    """
+    length = _check(language, length)
+    V, n = language.vocab_size, language.order
+    chosen = _method(method, length * V ** (2 * n - 1) <= LOCAL_WINDOW_LIMIT)
+    if chosen == "exact":
+        value = language.entropy(length) - float(_local_conditional_entropies(language, length).sum())
+        return _exact(max(value, 0.0), base)
+    num_samples = check_int(num_samples, "num_samples", minimum=2)
+    xs = language.sample(length, num_samples, rng=as_generator(rng))
+    totals = np.array([_mc_local_surprisal(language, length, x) for x in xs])
+    value = language.entropy(length) - totals.mean()
+    scale = _log_base(base)
+    return Measure(float(value / scale), float(totals.std(ddof=1) / math.sqrt(num_samples) / scale), "monte_carlo", num_samples)
+
+
+def _mc_local_surprisal(language, length, x):
+    """``sum_i -log q(x_i | x_{-i})`` for one sequence (each term normalises over ``x_i``'s ``V`` values)."""
+    V = language.vocab_size
+    total = 0.0
+    trial = np.array(x)
+    base = language.log_prob(trial)
+    for i in range(length):
+        batch = np.tile(trial, (V, 1))
+        batch[:, i] = np.arange(V)
+        logs = language.log_prob(batch)
+        top = logs.max()
+        total -= base - (top + math.log(np.exp(logs - top).sum()))
+    return total
+
+
+def sum_mutual_information(language, length, **kwargs) -> Measure:
+    """``sum_i I(X_i; X_{-i}) = TC + DTC``."""
+    tc = total_correlation(language, length, base=kwargs.get("base"))
+    dtc = dual_total_correlation(language, length, **kwargs)
+    return Measure(tc.value + dtc.value, dtc.stderr, dtc.method, dtc.num_samples)
+
+
+def _log_binomial(n, k):
+    n = np.asarray(n, dtype=float)
+    k = np.asarray(k, dtype=float)
+    with np.errstate(invalid="ignore"):
+        out = gammaln(n + 1) - gammaln(k + 1) - gammaln(n - k + 1)
+    return np.where((k < 0) | (k > n), -np.inf, out)
+
+
+def _phi_order2(language, length):
+    """``Phi(k)`` for order <= 2 in ``O(L^2 + L V^3)``: first revealed token plus consecutive pairs by gap."""
+    P, _, _, _ = chain_arrays(language)
+    marg = language.token_marginals(length)
+    h_first = entr(marg).sum(axis=1)  # H(X_a)
+    powers = _powers(P, length)
+    row_h = entr(powers).sum(axis=2)  # (L, V): H(P^d[u, .])
+    prefix = np.vstack([np.zeros((1, marg.shape[1])), np.cumsum(marg, axis=0)])  # sum_{a < n} q(x_a)
+    gaps = np.arange(1, length)
+    G = np.array([prefix[length - d] @ row_h[d] for d in gaps])  # sum_a h(a, a + d)
+    phi = np.zeros(length + 1)
+    a = np.arange(length)
+    for k in range(1, length + 1):
+        log_total = _log_binomial(length, k)
+        first = np.exp(_log_binomial(length - 1 - a, k - 1) - log_total) @ h_first
+        pairs = np.exp(_log_binomial(length - gaps - 1, k - 2) - log_total) @ G if k >= 2 else 0.0
+        phi[k] = first + pairs
+    return phi
+
+
+def phi_curve(language, length, *, base=None, method="auto", num_samples=200, rng=None):
+    r"""``Phi(k) = E_{|A|=k} H(X_A)`` for ``k = 0 .. L``: ``(values, stderrs, method)``.
+
+    Exact for order <= 2 at any ``L`` (``O(L^2)`` from the law of gaps) and by enumeration of
+    all subsets when ``V^L`` and ``2^L`` are small; otherwise Monte Carlo with ``num_samples``
+    pairs (random ``k``-subset, ``x ~ q``) per ``k``.
+    """
+    length = _check(language, length)
+    small = language.vocab_size**length <= ENUMERATION_LIMIT and length <= 16
+    chosen = _method(method, language.order <= 2 or small)
+    scale = _log_base(base)
+    if chosen == "exact":
+        if language.order <= 2:
+            values = _phi_order2(language, length)
+        else:
+            values = _phi_enumerated(language, length)
+        return values / scale, np.zeros(length + 1), "exact"
+    num_samples = check_int(num_samples, "num_samples", minimum=2)
+    gen = as_generator(rng)
+    values = np.zeros(length + 1)
+    errors = np.zeros(length + 1)
+    xs = language.sample(length, num_samples, rng=gen)
+    for k in range(1, length + 1):
+        draws = np.empty(num_samples)
+        for s in range(num_samples):
+            revealed = np.zeros(length, dtype=bool)
+            revealed[gen.choice(length, size=k, replace=False)] = True
+            draws[s] = -_mc_log_evidence(language, length, xs[s], revealed)
+        values[k] = draws.mean()
+        errors[k] = draws.std(ddof=1) / math.sqrt(num_samples)
+    return values / scale, errors / scale, "monte_carlo"
+
+
+def _phi_enumerated(language, length):
+    from ngramsim._kernels import exact as _k
+
+    V = language.vocab_size
+    joint = _joint(language, length).ravel()
+    Ev = _k.evidence_table(joint, V, length)
+    H = np.zeros(2**length)
+    LK = np.zeros((2**length, length))
+    _k.subset_tables(Ev, np.zeros((1, length, V)), False, 0.0, 1.0, V, length, H, LK)
+    sizes = np.array([bin(mask).count("1") for mask in range(2**length)])
+    return np.array([H[sizes == k].mean() for k in range(length + 1)])
+
+
+def information_summary(language, length, *, num_samples=200, rng=0) -> dict:
+    """``tc``, ``dtc``, ``sum_mi``, ``phi`` (list from ``k = 0``) with ``*_stderr`` and ``*_method`` keys."""
+    tc = total_correlation(language, length)
+    dtc = dual_total_correlation(language, length, num_samples=num_samples, rng=rng)
+    phi, phi_err, phi_method = phi_curve(language, length, num_samples=num_samples, rng=rng)
+    return {
+        "tc": tc.value,
+        "tc_stderr": tc.stderr,
+        "tc_method": tc.method,
+        "dtc": dtc.value,
+        "dtc_stderr": dtc.stderr,
+        "dtc_method": dtc.method,
+        "sum_mi": tc.value + dtc.value,
+        "sum_mi_stderr": dtc.stderr,
+        "phi": phi.tolist(),
+        "phi_stderr": phi_err.tolist(),
+        "phi_method": phi_method,
+    }
