@@ -14,6 +14,16 @@ from ngramsim.io import (
     read_language,
     write_language,
 )
+from ngramsim.decomposition import estimate_b1, expected_kl
+from ngramsim.exact import ExactResult, exact_law
+from ngramsim.information import (
+    conditional_entropy,
+    dual_total_correlation,
+    phi_curve,
+    subset_entropy,
+    sum_mutual_information,
+    total_correlation,
+)
 from ngramsim.marginals import ExactOracle, conditional_marginals
 from ngramsim.metrics import sample_report, summarize_samples, wilson_interval
 from ngramsim.provenance import provenance
@@ -47,4 +57,14 @@ __all__ = [
     "wilson_interval",
     "ser_one_step",
     "ser_autoregressive",
+    "exact_law",
+    "ExactResult",
+    "expected_kl",
+    "estimate_b1",
+    "subset_entropy",
+    "conditional_entropy",
+    "total_correlation",
+    "dual_total_correlation",
+    "sum_mutual_information",
+    "phi_curve",
 ]

@@ -14,7 +14,9 @@ import sys
 from ngramsim._json import dumps_strict
 from ngramsim._version import __version__
 from ngramsim.families import cycle_language, dirichlet_language, uniform_language, window_language
+from ngramsim.exact import exact_law, exact_report
 from ngramsim.info import language_info
+from ngramsim.information import information_summary
 from ngramsim.io import read_language, write_language, write_npy_atomic
 from ngramsim.metrics import sample_report
 from ngramsim.sampler import sample_mdm
@@ -69,7 +71,19 @@ def _build_parser() -> _Parser:
     _add_language_commands(sub)
     p = sub.add_parser("info", help="summarise a language file")
     p.add_argument("--language", required=True, metavar="FILE")
+    p.add_argument("--length", type=int, metavar="L", help="add tc, dtc, sum_mi and phi at this length")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of Monte Carlo estimates (when not exact)")
+    p.add_argument("--num-samples", type=int, default=200, metavar="M", help="Monte Carlo samples (when not exact)")
     p.add_argument("--json", action="store_true", help="print strict JSON")
+
+    p = sub.add_parser("exact", help="the sampler's exact law, KL, SER and B1 decomposition (tiny cases)")
+    p.add_argument("--language", required=True, metavar="FILE")
+    p.add_argument("--length", type=int, required=True, metavar="L")
+    p.add_argument("--schedule", required=True, metavar="SPEC", help=SCHEDULE_GRAMMAR)
+    p.add_argument("--learning-error", type=float, default=0.0, metavar="LAMBDA")
+    p.add_argument("--temperature", type=float, default=1.0, metavar="TAU")
+    p.add_argument("--json", action="store_true", help="print strict JSON")
+    p.add_argument("--distribution", action="store_true", help="add p over V^L (lexicographic C order)")
 
     p = sub.add_parser("sample", help="sample the idealised MDM and report SER, perplexities, NFEs")
     p.add_argument("--language", required=True, metavar="FILE")
@@ -101,13 +115,19 @@ def _cmd_language(args) -> int:
 
 
 def _cmd_info(args) -> int:
-    info = language_info(read_language(args.language))
+    language = read_language(args.language)
+    info = language_info(language)
+    if args.length is not None:
+        info.update(information_summary(language, args.length, num_samples=args.num_samples, rng=args.seed))
+        info["length"] = args.length
+        if "monte_carlo" in (info["dtc_method"], info["phi_method"]):
+            info["seed"] = args.seed
     if args.json:
         print(dumps_strict(info))
         return 0
     width = max(len(k) for k in info)
     for key, value in info.items():
-        if key in ("stationary_context", "stationary_token"):
+        if isinstance(value, list | dict):
             value = dumps_strict(value)
         print(f"{key:<{width}}  {value}")
     return 0
@@ -140,7 +160,26 @@ def _cmd_sample(args) -> int:
     return 0
 
 
-_COMMANDS = {"language": _cmd_language, "info": _cmd_info, "sample": _cmd_sample}
+def _cmd_exact(args) -> int:
+    language = read_language(args.language)
+    result = exact_law(
+        language, args.length, args.schedule, learning_error=args.learning_error, temperature=args.temperature
+    )
+    report = exact_report(language, result, distribution=args.distribution)
+    if args.json:
+        print(dumps_strict(report))
+        return 0
+    print(f"{language.name or args.language}: L={args.length}, schedule {report['schedule']} (exact)")
+    for key in ("ser", "kl", "kl_expected", "model_log_ppl", "gen_log_ppl", "gen_log_ppl_valid", "learning_kl_mean", "learning_kl_max"):
+        print(f"  {key:<18} {report[key]:.6g}")
+    for t, step in enumerate(report["steps"], start=1):
+        print(f"  step {t:>3}: tc {step['tc']:.6g}  learning_kl {step['learning_kl']:.6g}")
+    if args.distribution:
+        print("  distribution " + dumps_strict(report["distribution"]))
+    return 0
+
+
+_COMMANDS = {"language": _cmd_language, "info": _cmd_info, "sample": _cmd_sample, "exact": _cmd_exact}
 
 
 def main(argv=None) -> int:

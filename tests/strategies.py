@@ -66,3 +66,27 @@ def languages_with_length(draw, **kwargs):
     """A language and a length small enough for enumeration of ``V^L``."""
     language = draw(languages(**kwargs))
     return language, draw(st.sampled_from(tiny_length(language)))
+
+
+@st.composite
+def schedule_specs(draw, length):
+    """Valid SPEC §2 schedule strings for ``length`` (every kind)."""
+    kind = draw(st.sampled_from(["linear", "cosine", "poly", "counts", "uniform", "order", "ar", "topk", "margin", "eb", "esum"]))
+    if kind in ("linear", "cosine"):
+        return f"{kind}:{draw(st.integers(1, length + 2))}"
+    if kind == "poly":
+        return f"poly:{draw(st.integers(1, length + 2))}:{draw(st.sampled_from([0.5, 1.0, 3.0]))}"
+    if kind in ("uniform", "topk", "margin"):
+        return f"{kind}:{draw(st.integers(1, length))}"
+    if kind == "counts":
+        cuts = sorted(draw(st.sets(st.integers(1, length - 1), max_size=length - 1))) if length > 1 else []
+        bounds = [0, *cuts, length]
+        return "counts:" + ",".join(str(b - a) for a, b in zip(bounds, bounds[1:]))
+    if kind == "order":
+        perm = draw(st.permutations(range(length)))
+        cuts = sorted(draw(st.sets(st.integers(1, length - 1), max_size=length - 1))) if length > 1 else []
+        bounds = [0, *cuts, length]
+        return "order:" + ";".join(",".join(map(str, perm[a:b])) for a, b in zip(bounds, bounds[1:]))
+    if kind == "ar":
+        return "ar"
+    return f"{kind}:{draw(st.sampled_from([0.0, 0.3, 1.0, 2.5]))}"

@@ -244,3 +244,69 @@ def test_sample_usage_errors_exit_2(tmp_path, capsys, override, extra):
     code, out, err = run(capsys, "sample", *[a for kv in options.items() for a in kv], *extra)
     assert code == 2 and out == ""
     assert len(err.strip().splitlines()) == 1 and re.match(r"ngramsim[a-z ]*: error: ", err)
+
+
+EXACT_KEYS = {
+    "ser",
+    "kl",
+    "kl_expected",
+    "model_log_ppl",
+    "gen_log_ppl",
+    "gen_log_ppl_valid",
+    "learning_kl_mean",
+    "learning_kl_max",
+    "steps",
+    "version",
+    "language_name",
+    "language_sha256",
+    "schedule",
+}
+
+
+def test_exact_json_and_distribution(tmp_path, capsys):
+    from tests import reference
+
+    path = _window_file(tmp_path, capsys, V=3, m=2)
+    args = ["exact", "--language", str(path), "--length", "4", "--schedule", "cosine:2", "--learning-error", "0.1", "--json"]
+    code, stdout, _ = run(capsys, *args, "--distribution")
+    assert code == 0
+    report = json.loads(stdout, parse_constant=lambda c: pytest.fail(f"non-strict JSON constant {c}"))
+    assert EXACT_KEYS <= set(report) and report["schedule"] == "cosine:2"
+    assert len(report["steps"]) == 2 and set(report["steps"][0]) == {"tc", "learning_kl"}
+    language = read_language(path)
+    law, ser = reference.exact_mdm_law(language, 4, "cosine:2", learning_error=0.1)
+    np.testing.assert_allclose(report["distribution"], law, atol=1e-12)
+    assert abs(report["ser"] - ser) < 1e-12
+    assert report["gen_log_ppl"] == "inf" and report["kl"] <= report["kl_expected"] + 1e-12
+    code, stdout, _ = run(capsys, *args)
+    assert "distribution" not in json.loads(stdout)
+    code, stdout, _ = run(capsys, *args[:-1])
+    assert code == 0 and "step" in stdout and "kl_expected" in stdout
+
+
+def test_exact_refuses_large_cases_with_one_line(tmp_path, capsys):
+    path = _window_file(tmp_path, capsys)
+    code, out, err = run(capsys, "exact", "--language", str(path), "--length", "40", "--schedule", "ar", "--json")
+    assert code == 2 and out == "" and "Monte Carlo" in err and len(err.strip().splitlines()) == 1
+
+
+def test_info_with_length_adds_information_measures(tmp_path, capsys):
+    import math
+
+    path = _window_file(tmp_path, capsys, V=6, m=2)
+    code, stdout, _ = run(capsys, "info", "--language", str(path), "--length", "20", "--json")
+    info = json.loads(stdout)
+    assert {"tc", "dtc", "sum_mi", "phi", "tc_method", "dtc_method", "phi_method"} <= set(info)
+    assert info["tc_method"] == info["dtc_method"] == info["phi_method"] == "exact"
+    assert abs(info["tc"] - 19 * math.log(3)) < 1e-9 and abs(info["sum_mi"] - info["tc"] - info["dtc"]) < 1e-12
+    assert len(info["phi"]) == 21 and info["phi"][0] == 0
+    assert abs(info["phi"][20] - (math.log(6) + 19 * math.log(2))) < 1e-9  # Phi(L) = H(X)
+
+
+def test_info_monte_carlo_phi_says_so(tmp_path, capsys):
+    path = tmp_path / "d.json"
+    run(capsys, "language", "dirichlet", "--vocab-size", "3", "--order", "3", "--seed", "2", "--out", str(path))
+    code, stdout, _ = run(capsys, "info", "--language", str(path), "--length", "16", "--num-samples", "20", "--seed", "4", "--json")
+    info = json.loads(stdout)
+    assert info["phi_method"] == "monte_carlo" and info["seed"] == 4
+    assert len(info["phi_stderr"]) == 17 and all(e >= 0 for e in info["phi_stderr"])

@@ -13,7 +13,7 @@ from ngramsim.metrics import wilson_interval
 from ngramsim.structured import ser_autoregressive, ser_one_step
 from tests import reference
 from tests.stats import gof_pvalue
-from tests.strategies import build_language, languages
+from tests.strategies import build_language, languages, schedule_specs
 
 LANGUAGES = {
     "W(3,2)": (window_language(3, 2), 4),  # order 2, zeros: the local kernel
@@ -114,29 +114,6 @@ def test_one_step_gives_product_of_marginals(name):
 
 
 # ------------------------------------------------------------------ agreement of the sampler paths
-@st.composite
-def schedule_specs(draw, length):
-    kind = draw(st.sampled_from(["linear", "cosine", "poly", "counts", "uniform", "order", "ar", "topk", "margin", "eb", "esum"]))
-    if kind in ("linear", "cosine"):
-        return f"{kind}:{draw(st.integers(1, length + 2))}"
-    if kind == "poly":
-        return f"poly:{draw(st.integers(1, length + 2))}:{draw(st.sampled_from([0.5, 1.0, 3.0]))}"
-    if kind in ("uniform", "topk", "margin"):
-        return f"{kind}:{draw(st.integers(1, length))}"
-    if kind == "counts":
-        cuts = sorted(draw(st.sets(st.integers(1, length - 1), max_size=length - 1))) if length > 1 else []
-        bounds = [0, *cuts, length]
-        return "counts:" + ",".join(str(b - a) for a, b in zip(bounds, bounds[1:]))
-    if kind == "order":
-        perm = draw(st.permutations(range(length)))
-        cuts = sorted(draw(st.sets(st.integers(1, length - 1), max_size=length - 1))) if length > 1 else []
-        bounds = [0, *cuts, length]
-        return "order:" + ";".join(",".join(map(str, perm[a:b])) for a, b in zip(bounds, bounds[1:]))
-    if kind == "ar":
-        return "ar"
-    return f"{kind}:{draw(st.sampled_from([0.0, 0.3, 1.0, 2.5]))}"
-
-
 @st.composite
 def sampler_cases(draw):
     language = draw(languages(vocab_sizes=(2, 4), orders=(1, 4), max_contexts=27))

@@ -147,26 +147,43 @@ def _binomial(n, k):
 
 @numba.njit(cache=True)
 def _bernoulli_outcomes(mass, state, masked, k, hazard, p_rows, w, V, nxt):
-    """Each masked position stays masked w.p. ``1 - h`` or is revealed with value ``v`` w.p. ``h p(v)``."""
-    options = V + 1
-    total = options**k
-    for code in range(total):
-        rest = code
-        prob = mass
-        target = state
-        for j in range(k):
-            o = rest % options
-            rest //= options
+    """Each masked position stays masked w.p. ``1 - h`` or is revealed with value ``v`` w.p. ``h p(v)``.
+
+    An odometer over the ``(V+1)^k`` outcomes with prefix products, so each outcome costs
+    O(1) amortised; a zero prefix skips its whole subtree.
+    """
+    digits = np.zeros(k, dtype=np.int64)
+    prefix_p = np.empty(k + 1)
+    prefix_i = np.empty(k + 1, dtype=np.int64)
+    prefix_p[0] = mass
+    prefix_i[0] = state
+    j = 0
+    while True:
+        # Recompute prefixes from level j; stop early on a zero prefix.
+        dead = -1
+        for l in range(j, k):
+            o = digits[l]
             if o == 0:
-                prob *= 1.0 - hazard
+                f = 1.0 - hazard
             else:
-                i = masked[j]
-                prob *= hazard * p_rows[i, o - 1]
-                target += o * w[i]
-            if prob == 0.0:
+                f = hazard * p_rows[masked[l], o - 1]
+            prefix_p[l + 1] = prefix_p[l] * f
+            prefix_i[l + 1] = prefix_i[l] + o * w[masked[l]]
+            if prefix_p[l + 1] == 0.0:
+                dead = l
                 break
-        if prob != 0.0:
-            nxt[target] += prob
+        if dead < 0:
+            nxt[prefix_i[k]] += prefix_p[k]
+            j = k - 1
+        else:
+            j = dead  # the subtree below level `dead` is all zero
+        while j >= 0 and digits[j] == V:
+            j -= 1
+        if j < 0:
+            return
+        digits[j] += 1
+        for l in range(j + 1, k):
+            digits[l] = 0
 
 
 @numba.njit(cache=True)
