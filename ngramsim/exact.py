@@ -62,7 +62,8 @@ class ExactResult:
 
     ``distribution`` is ``p`` over ``V^L`` in lexicographic C order and ``q`` the source law
     on the same grid; ``steps_tc[t]`` and ``steps_learning_kl[t]`` are the B1 terms of step
-    ``t + 1`` (for adaptive rules, zero once every run has finished).
+    ``t + 1``; for ``eb``/``esum`` the list stops at the longest run on ``x ~ q`` (later entries of
+    shorter runs count as 0).
     """
 
     distribution: np.ndarray
@@ -162,8 +163,9 @@ def exact_law(language: NGramLanguage, length, schedule, *, learning_error=0.0, 
     tc = np.zeros(resolved.num_steps)
     lk = np.zeros(resolved.num_steps)
     if resolved.is_adaptive:
-        _k.b1_adaptive(kind, resolved.sizes, resolved.gamma, resolved.num_steps, Ev, oracle_rows, use_oracle,
-                       lam, tau, V, length, tc, lk)
+        used = _k.b1_adaptive(kind, resolved.sizes, resolved.gamma, resolved.num_steps, Ev, oracle_rows,
+                              use_oracle, lam, tau, V, length, tc, lk)
+        tc, lk = tc[:used], lk[:used]  # eb/esum: steps up to the longest run on x ~ q
     else:
         H = np.zeros(2**length)
         LK = np.zeros((2**length, length))

@@ -416,6 +416,7 @@ def b1_adaptive(kind, sizes, gamma, num_steps, Ev, oracle_rows, use_oracle, lam,
     Forward DP over partial states with ``q``-masses; at each state the rule scores the
     model rows, and every reveal set ``S`` it may choose contributes
     ``TC(X_S | x_R) = sum_i H(X_i | x_R) - H(X_S | x_R)`` and ``sum_i KL(q(.|x_R) || p_theta)``.
+    Returns the number of steps some run takes (later entries of ``tc``/``lk`` are 0).
     """
     size = (V + 1) ** L
     w = _weights(V, L)
@@ -428,6 +429,7 @@ def b1_adaptive(kind, sizes, gamma, num_steps, Ev, oracle_rows, use_oracle, lam,
     p_rows = np.empty((L, V))
     kls = np.empty(L)
     keys = np.empty(L)
+    used = 0
     for t in range(num_steps):
         tc[t] = 0.0
         lk[t] = 0.0
@@ -445,6 +447,7 @@ def b1_adaptive(kind, sizes, gamma, num_steps, Ev, oracle_rows, use_oracle, lam,
             if k == 0:
                 nxt[state] += mass
                 continue
+            used = t + 1
             _state_rows(state, digits, Ev, w, oracle_rows, use_oracle, lam, tau, q_rows, p_rows, kls)
             for j in range(k):
                 keys[j] = score_key(kind, p_rows[masked[j]])
@@ -477,3 +480,4 @@ def b1_adaptive(kind, sizes, gamma, num_steps, Ev, oracle_rows, use_oracle, lam,
                 tc[t] += share * (marginal_h - joint_h)
                 lk[t] += share * learning
         cur = nxt
+    return used
