@@ -137,3 +137,12 @@ def test_exact_rejects_bad_input(kwargs, error, match):
     args = {"language": window_language(3, 2), "length": 4, "schedule": "ar", **kwargs}
     with pytest.raises(error, match=match):
         exact_law(**args)
+
+
+@given(st.permutations(range(6)), st.sampled_from([0.05, 0.3]))
+def test_c3_lower_bound_for_one_token_per_step_orders(perm, lam):
+    # THEORY C3: any one-token-per-step order on W(V, m) has SER >= 1 - (1 - lam (V-m)/V)^floor(L/2).
+    V, m, L = 3, 2, 6
+    spec = "order:" + ";".join(str(i) for i in perm)
+    r = exact_law(window_language(V, m), L, spec, learning_error=lam)
+    assert r.ser >= 1 - (1 - lam * (V - m) / V) ** (L // 2) - 1e-12
