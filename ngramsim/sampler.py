@@ -265,11 +265,12 @@ def _run_oracle(language, resolved, key, lam, tau, oracle, x_out, per_step, stat
     row = np.empty(V)
     failed = False
 
-    def draw_step(members, t):
+    def draw_step(members, t, rows=None):
         nonlocal failed
         members = np.sort(np.asarray(members, dtype=np.int64))
         if not failed:
-            rows = _oracle_rows(oracle, x, members, V, t)
+            if rows is None:
+                rows = _oracle_rows(oracle, x, members, V, t)
             exact, _ = conditional_marginals(language, np.maximum(x, 0), x >= 0)
         for i in members:
             u = uniform(key, L + i)
@@ -290,6 +291,7 @@ def _run_oracle(language, resolved, key, lam, tau, oracle, x_out, per_step, stat
         t = 0
         while np.any(x < 0):
             masked = np.flatnonzero(x < 0).astype(np.int64)
+            rows = None
             if failed:
                 theta = np.full((L, V), 1.0 / V)
             else:
@@ -302,7 +304,7 @@ def _run_oracle(language, resolved, key, lam, tau, oracle, x_out, per_step, stat
             sel = np.empty(L, dtype=np.int64)
             chosen = select(resolved.kind, keys, masked, size, resolved.gamma, key, 2 * L + t * L, sel)
             t += 1
-            draw_step(sel[:chosen], t)
+            draw_step(sel[:chosen], t, rows)
         nfe[s] = t
     else:
         step = np.empty(L, dtype=np.int64)

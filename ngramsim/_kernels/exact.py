@@ -100,6 +100,27 @@ def _state_rows(state, digits, Ev, w, oracle_rows, use_oracle, lam, tau, q_rows,
     return ev > 0.0
 
 
+@numba.njit(cache=True, inline="always")
+def _masked_positions(state, V, L, digits, masked):
+    """Decode ``state`` into ``digits`` and list its masked positions in ``masked``; return how many."""
+    _decode(state, V, L, digits)
+    k = 0
+    for i in range(L):
+        if digits[i] == 0:
+            masked[k] = i
+            k += 1
+    return k
+
+
+@numba.njit(cache=True)
+def _adaptive_sets(kind, sizes, t, gamma, p_rows, masked, k, keys):
+    """The equally likely reveal sets of an adaptive rule at a state with model rows ``p_rows``."""
+    for j in range(k):
+        keys[j] = score_key(kind, p_rows[masked[j]])
+    size_t = sizes[t] if (kind == TOPK or kind == MARGIN) else 0
+    return select_sets(kind, keys[:k], masked[:k], size_t, gamma)
+
+
 @numba.njit(cache=True)
 def _spread_values(mass, state, chosen, count, p_rows, w, V, nxt):
     """Add ``mass * prod_j p_rows[chosen_j, v_j]`` to ``nxt[state + sum_j (v_j + 1) w[chosen_j]]`` for all values."""
@@ -215,12 +236,7 @@ def sampler_law(kind, hazards, sizes, step_of, gamma, num_steps, Ev, oracle_rows
             mass = cur[state]
             if mass == 0.0:
                 continue
-            _decode(state, V, L, digits)
-            k = 0
-            for i in range(L):
-                if digits[i] == 0:
-                    masked[k] = i
-                    k += 1
+            k = _masked_positions(state, V, L, digits, masked)
             if k == 0:
                 nxt[state] += mass
                 continue
@@ -265,10 +281,7 @@ def sampler_law(kind, hazards, sizes, step_of, gamma, num_steps, Ev, oracle_rows
                         stats[2] = max(stats[2], kls[chosen[j]])
                 _spread_values(mass, state, chosen, s, p_rows, w, V, nxt)
             else:
-                for j in range(k):
-                    keys[j] = score_key(kind, p_rows[masked[j]])
-                size_t = sizes[t] if (kind == TOPK or kind == MARGIN) else 0
-                sets, count, num_sets = select_sets(kind, keys[:k], masked[:k], size_t, gamma)
+                sets, count, num_sets = _adaptive_sets(kind, sizes, t, gamma, p_rows, masked, k, keys)
                 share = mass / num_sets
                 for e in range(num_sets):
                     for j in range(count):
@@ -438,21 +451,13 @@ def b1_adaptive(kind, sizes, gamma, num_steps, Ev, oracle_rows, use_oracle, lam,
             mass = cur[state]
             if mass == 0.0:
                 continue
-            _decode(state, V, L, digits)
-            k = 0
-            for i in range(L):
-                if digits[i] == 0:
-                    masked[k] = i
-                    k += 1
+            k = _masked_positions(state, V, L, digits, masked)
             if k == 0:
                 nxt[state] += mass
                 continue
             used = t + 1
             _state_rows(state, digits, Ev, w, oracle_rows, use_oracle, lam, tau, q_rows, p_rows, kls)
-            for j in range(k):
-                keys[j] = score_key(kind, p_rows[masked[j]])
-            size_t = sizes[t] if (kind == TOPK or kind == MARGIN) else 0
-            sets, count, num_sets = select_sets(kind, keys[:k], masked[:k], size_t, gamma)
+            sets, count, num_sets = _adaptive_sets(kind, sizes, t, gamma, p_rows, masked, k, keys)
             share = mass / num_sets
             ev = Ev[state]
             for e in range(num_sets):

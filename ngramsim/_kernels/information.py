@@ -6,6 +6,17 @@ import numba
 import numpy as np
 
 
+@numba.njit(cache=True, inline="always")
+def _conditional_entropy_term(probs, total):
+    """``-sum_v p_v log(p_v / total)``: joint masses ``p_v`` over the values of ``x_i`` of one configuration."""
+    acc = 0.0
+    if total > 0.0:
+        for v in range(probs.shape[0]):
+            if probs[v] > 0.0:
+                acc -= probs[v] * math.log(probs[v] / total)
+    return acc
+
+
 @numba.njit(cache=True)
 def local_conditional_entropies(laws, transitions, successor, initial, m, out):
     """``out[i] = H(X_i | X_{-i})`` for ``i = 0 .. L-1`` (``m = n - 1 >= 1``).
@@ -40,10 +51,7 @@ def local_conditional_entropies(laws, transitions, successor, initial, m, out):
                             ctx = successor[ctx, y]
                         probs[y0] = p
                         total += p
-                    if total > 0.0:
-                        for y0 in range(V):
-                            if probs[y0] > 0.0:
-                                acc -= probs[y0] * math.log(probs[y0] / total)
+                    acc += _conditional_entropy_term(probs, total)
         else:
             steps = min(i + m, L - 1) - m + 1  # transitions j = m .. i+m see x_i in their context
             scale = V ** (m - 1 - i)
@@ -64,9 +72,6 @@ def local_conditional_entropies(laws, transitions, successor, initial, m, out):
                             ctx = successor[ctx, y]
                         probs[v] = p
                         total += p
-                    if total > 0.0:
-                        for v in range(V):
-                            if probs[v] > 0.0:
-                                acc -= probs[v] * math.log(probs[v] / total)
+                    acc += _conditional_entropy_term(probs, total)
         out[i] = acc
     return out
