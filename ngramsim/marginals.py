@@ -18,15 +18,16 @@ __all__ = ["conditional_marginals", "chain_arrays", "ExactOracle"]
 
 @functools.lru_cache(maxsize=32)
 def _chain_arrays_cached(language):
-    P, mu = language.transitions, language.initial
+    # Fresh writable copies: numba compiles read-only arrays as a different type, and every
+    # language should hit the same compiled kernels.
     if language.order == 1:
         # iid tokens: the same law as an order-2 language whose rows all equal P[0], mu = P[0].
         V = language.vocab_size
-        P = np.ascontiguousarray(np.tile(P[0], (V, 1)))
-        mu = np.ascontiguousarray(language.transitions[0])
+        P = np.tile(language.transitions[0], (V, 1))
+        mu = np.array(language.transitions[0])
         succ = np.tile(np.arange(V, dtype=np.int64), (V, 1))
         return P, succ, mu, 1
-    return np.ascontiguousarray(P), np.ascontiguousarray(language.successor), np.ascontiguousarray(mu), language.order - 1
+    return np.array(language.transitions), np.array(language.successor), np.array(language.initial), language.order - 1
 
 
 def chain_arrays(language: NGramLanguage):

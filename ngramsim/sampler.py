@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ngramsim._kernels.adaptive import score_key, select
-from ngramsim._kernels.mdm import sample_mdm as _sample_kernel
+from ngramsim._kernels import mdm as _k
 from ngramsim._kernels.mdm_local2 import local_tables
 from ngramsim._kernels.reverse import draw_uniform, draw_weights, theta_row
 from ngramsim._kernels.rng import draw_keys, uniform
@@ -187,10 +187,7 @@ def sample_mdm(
 def _cached_local_tables(language, length):
     """Power tables of the local order-2 model, built once per (language, length)."""
     P, _, mu, _ = chain_arrays(language)
-    tables = local_tables(P, mu, length)
-    for table in tables:
-        table.setflags(write=False)
-    return tables
+    return local_tables(P, mu, length)
 
 
 def _run_exact(language, resolved, keys, lam, tau, method, out, nfe, per_step, fallback, stats):
@@ -208,28 +205,16 @@ def _run_exact(language, resolved, keys, lam, tau, method, out, nfe, per_step, f
         tables = _cached_local_tables(language, L)
     else:
         tables = (np.zeros((1, 1, 1)), np.zeros((1, 1, 1)))
-    _sample_kernel(
-        keys,
-        resolved.kind,
-        resolved.alias_prob,
-        resolved.alias_index,
-        resolved.sizes,
-        resolved.step_of,
-        resolved.gamma,
-        resolved.num_steps,
-        local2,
-        tables,
-        (P, succ, mu),
-        m,
-        method != "naive",
-        lam,
-        tau,
-        out,
-        nfe,
-        per_step,
-        fallback,
-        stats,
-    )
+    if resolved.is_adaptive:
+        _k.sample_adaptive(keys, resolved.kind, resolved.sizes, resolved.gamma, local2, tables, (P, succ, mu), m,
+                           method != "naive", lam, tau, out, nfe, per_step, fallback, stats)
+    elif local2:
+        _k.sample_local2(keys, resolved.kind, resolved.alias_prob, resolved.alias_index, resolved.sizes,
+                         resolved.step_of, resolved.num_steps, tables, lam, tau, out, nfe, per_step, fallback, stats)
+    else:
+        _k.sample_windows(keys, resolved.kind, resolved.alias_prob, resolved.alias_index, resolved.sizes,
+                          resolved.step_of, resolved.num_steps, (P, succ, mu), m, method != "naive", lam, tau,
+                          out, nfe, per_step, fallback, stats)
 
 
 def _oracle_rows(oracle, x, positions, vocab_size, step):

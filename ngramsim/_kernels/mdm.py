@@ -80,65 +80,64 @@ def _adaptive(key, rule, sizes, gamma, local2, tables, chain, m, local, lam, tau
     return failed, t
 
 
-@numba.njit(cache=True, parallel=True)
-def sample_mdm(keys, kind, alias_prob, alias_index, sizes, step_of, gamma, num_steps, local2, tables, chain, m, local,
-               lam, tau, out, nfe, per_step, fallback, stats):
-    """Draw ``out.shape[0]`` sequences of the idealised MDM.
+# Three entry points, one per path, so a first call compiles only the path it uses.
+# Common parameters: keys uint64[M] (one stream per sequence); the resolved schedule
+# (kind 0 Bernoulli, 1 counts, 2 explicit order, 3 topk, 4 margin, 5 eb, 6 esum; alias tables,
+# sizes, step_of, gamma, num_steps; arrays a kind does not use may be empty); lam, tau; outputs
+# out int64[M, L], nfe int64[M], per_step int64[M, N], fallback bool[M] and stats float64[M, 3]
+# (learning KL: sum and count over tokens revealed with q(x_R) > 0, and max).
 
-    Parameters
-    ----------
-    keys : uint64[M]
-        One stream key per sequence.
-    kind : int
-        Schedule kind (0 Bernoulli, 1 counts, 2 explicit order, 3 topk, 4 margin, 5 eb, 6 esum).
-    alias_prob : float64[N]; alias_index : int64[N]; sizes : int64[N]; step_of : int64[L]; gamma : float; num_steps : int
-        The resolved schedule (unused arrays may be empty).
-    local2 : bool
-        Use the order-2 local model with ``tables = (powers, powers_t)``;
-        otherwise windows on ``chain = (P, successor, mu)`` with ``m = n - 1 >= 1``.
-    local : bool
-        Windows model only: ``False`` recomputes the whole sequence at every step (naive reference).
-    lam, tau : float
-    out : int64[M, L]; nfe : int64[M]; per_step : int64[M, N]; fallback : bool[M]
-    stats : float64[M, 3]
-        Learning KL per sequence: sum and count over revealed tokens with ``q(x_R) > 0``, and max.
-    """
+
+@numba.njit(cache=True, parallel=True)
+def sample_local2(keys, kind, alias_prob, alias_index, sizes, step_of, num_steps, tables, lam, tau,
+                  out, nfe, per_step, fallback, stats):
+    """Non-adaptive schedules, order-2 local model (``tables = (powers, powers_t)``), in lockstep blocks."""
+    num_samples = out.shape[0]
+    blocks = (num_samples + LOCKSTEP - 1) // LOCKSTEP
+    for block in numba.prange(blocks):
+        first = block * LOCKSTEP
+        count = min(LOCKSTEP, num_samples - first)
+        for s in range(first, first + count):
+            stats[s, :] = 0.0
+            per_step[s, :] = 0
+            nfe[s] = num_steps
+        fixed_local2(keys, first, count, kind, alias_prob, alias_index, sizes, step_of, num_steps, tables,
+                     lam, tau, out, per_step, stats, fallback)
+
+
+@numba.njit(cache=True, parallel=True)
+def sample_windows(keys, kind, alias_prob, alias_index, sizes, step_of, num_steps, chain, m, local, lam, tau,
+                   out, nfe, per_step, fallback, stats):
+    """Non-adaptive schedules, windows model on ``chain = (P, successor, mu)`` (``local=False``: naive)."""
     num_samples, length = out.shape
     V = chain[0].shape[1]
     K = chain[0].shape[0]
-    adaptive = kind >= 3
-    if local2 and not adaptive:
-        blocks = (num_samples + LOCKSTEP - 1) // LOCKSTEP
-        for block in numba.prange(blocks):
-            first = block * LOCKSTEP
-            count = min(LOCKSTEP, num_samples - first)
-            for s in range(first, first + count):
-                stats[s, :] = 0.0
-                per_step[s, :] = 0
-                nfe[s] = num_steps
-            fixed_local2(keys, first, count, kind, alias_prob, alias_index, sizes, step_of, num_steps, tables,
-                         lam, tau, out, per_step, stats, fallback)
-        return
     chunks = min(num_samples, _CHUNKS)
     for c in numba.prange(chunks):
         step = np.empty(length, dtype=np.int64)
         order = np.empty(length, dtype=np.int64)
         perm = np.empty(length, dtype=np.int64)
         row = np.empty(V)
-        A = np.empty((length + 1, 1 if local2 else K))
-        B = np.empty((length + 1, 1 if local2 else K))
-        rows = np.empty((1 if local2 else length, V))
+        A = np.empty((length + 1, K))
+        B = np.empty((length + 1, K))
+        rows = np.empty((length, V))
         totals = np.empty(length)
         for s in range(c, num_samples, chunks):
             stats[s, :] = 0.0
             per_step[s, :] = 0
-            if adaptive:
-                failed, steps = _adaptive(keys[s], kind, sizes, gamma, local2, tables, chain, m, local, lam, tau,
-                                          out[s], per_step[s], stats[s])
-            else:
-                failed = fixed_blocks(keys[s], kind, alias_prob, alias_index, sizes, step_of, num_steps, chain, m,
-                                      local, lam, tau, out[s], per_step[s], stats[s], step, order, perm, A, B, rows,
-                                      totals, row)
-                steps = num_steps
-            fallback[s] = failed
-            nfe[s] = steps
+            fallback[s] = fixed_blocks(keys[s], kind, alias_prob, alias_index, sizes, step_of, num_steps, chain, m,
+                                       local, lam, tau, out[s], per_step[s], stats[s], step, order, perm, A, B,
+                                       rows, totals, row)
+            nfe[s] = num_steps
+
+
+@numba.njit(cache=True, parallel=True)
+def sample_adaptive(keys, kind, sizes, gamma, local2, tables, chain, m, local, lam, tau,
+                    out, nfe, per_step, fallback, stats):
+    """Adaptive rules with either model (``local2`` picks the order-2 tables)."""
+    num_samples = out.shape[0]
+    for s in numba.prange(num_samples):
+        stats[s, :] = 0.0
+        per_step[s, :] = 0
+        fallback[s], nfe[s] = _adaptive(keys[s], kind, sizes, gamma, local2, tables, chain, m, local, lam, tau,
+                                        out[s], per_step[s], stats[s])
