@@ -43,12 +43,23 @@ __all__ = [
     "information_summary",
     "ENUMERATION_LIMIT",
     "LOCAL_WINDOW_LIMIT",
+    "MONTE_CARLO_BUDGET",
 ]
 
 #: ``V^L`` up to which exact quantities are computed by enumerating the whole law.
 ENUMERATION_LIMIT = 2**20
 #: ``L V^(2n-1)`` up to which ``H(X_i | X_{-i})`` is summed exactly over local windows.
 LOCAL_WINDOW_LIMIT = 2**26
+#: Largest Monte Carlo job (elementary operations, roughly) accepted before refusing with advice.
+MONTE_CARLO_BUDGET = 2e10
+
+
+def _check_budget(cost, what):
+    if cost > MONTE_CARLO_BUDGET:
+        raise ValueError(
+            f"{what} by Monte Carlo would take about {cost:.1e} operations (limit {MONTE_CARLO_BUDGET:.0e}); "
+            "lower num_samples or length"
+        )
 
 
 @dataclass(frozen=True)
@@ -158,6 +169,7 @@ def subset_entropy(language, length, subset, *, base=None, method="auto", num_sa
         others = tuple(i for i in range(length) if i not in items)
         return _exact(float(entr(joint.sum(axis=others)).sum()), base)
     num_samples = check_int(num_samples, "num_samples", minimum=2)
+    _check_budget(num_samples * length * language.num_contexts * language.vocab_size, "H(X_A)")
     xs = language.sample(length, num_samples, rng=as_generator(rng))
     revealed = np.zeros(length, dtype=bool)
     revealed[items] = True
@@ -206,6 +218,7 @@ def dual_total_correlation(language, length, *, base=None, method="auto", num_sa
         value = language.entropy(length) - float(_local_conditional_entropies(language, length).sum())
         return _exact(max(value, 0.0), base)
     num_samples = check_int(num_samples, "num_samples", minimum=2)
+    _check_budget(num_samples * length * length * V, "DTC")
     xs = language.sample(length, num_samples, rng=as_generator(rng))
     totals = np.array([_mc_local_surprisal(language, length, x) for x in xs])
     value = language.entropy(length) - totals.mean()
@@ -281,6 +294,7 @@ def phi_curve(language, length, *, base=None, method="auto", num_samples=200, rn
             values = _phi_enumerated(language, length)
         return values / scale, np.zeros(length + 1), "exact"
     num_samples = check_int(num_samples, "num_samples", minimum=2)
+    _check_budget(num_samples * length * length * language.num_contexts * language.vocab_size, "Phi")
     gen = as_generator(rng)
     values = np.zeros(length + 1)
     errors = np.zeros(length + 1)

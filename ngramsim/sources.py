@@ -57,11 +57,50 @@ def _infer_order(num_contexts: int, vocab_size: int) -> int:
     return order
 
 
+# Larger systems are solved by iteration first: a sparse LU of a de Bruijn-like context graph
+# fills in badly (minutes and gigabytes at 32768 contexts), while these chains mix fast.
+_ITERATION_LIMIT = 200_000
+
+
 def _solve(matrix, rhs):
-    """Solve ``matrix @ x = rhs`` for a sparse square ``matrix``."""
+    """Solve ``matrix @ x = rhs`` for a sparse square ``matrix`` (dense LAPACK when small, sparse LU otherwise)."""
     if matrix.shape[0] <= _DENSE_SOLVE_LIMIT:
         return scipy.linalg.solve(matrix.toarray(), rhs)
     return scipy.sparse.linalg.spsolve(matrix.tocsc(), rhs)
+
+
+def _stationary(sub):
+    """Stationary law of an irreducible stochastic sparse matrix ``sub`` (rows sum to 1)."""
+    k = sub.shape[0]
+    if k > _DENSE_SOLVE_LIMIT:
+        # Lazy power iteration pi <- (pi + pi T) / 2: converges for periodic classes too.
+        moved = sub.T.tocsr()
+        pi = np.full(k, 1.0 / k)
+        for it in range(_ITERATION_LIMIT):
+            pi = 0.5 * (pi + moved @ pi)
+            if it % 16 == 15 and np.abs(moved @ pi - pi).max() <= 1e-16:
+                return pi / pi.sum()
+    system = (sub.T - scipy.sparse.identity(k, format="csr")).tolil()
+    system[k - 1, :] = np.ones(k)  # replace one balance equation by normalisation
+    rhs = np.zeros(k)
+    rhs[-1] = 1.0
+    pi = np.clip(_solve(system.tocsr(), rhs), 0.0, None)
+    return pi / pi.sum()
+
+
+def _expected_visits(Q, start):
+    """``y = start (I - Q)^{-1}``: expected visits to transient states (Neumann series when large)."""
+    k = Q.shape[0]
+    if k > _DENSE_SOLVE_LIMIT:
+        moved = Q.T.tocsr()
+        total = start.copy()
+        term = start.copy()
+        for _ in range(_ITERATION_LIMIT):
+            term = moved @ term
+            total += term
+            if term.sum() <= 1e-17:
+                return total
+    return _solve(scipy.sparse.identity(k, format="csr") - Q.T, start)
 
 
 class NGramLanguage:
@@ -297,13 +336,7 @@ class NGramLanguage:
             if k == 1:
                 laws[j, states[0]] = 1.0
                 continue
-            sub = T[states][:, states]
-            system = (sub.T - scipy.sparse.identity(k, format="csr")).tolil()
-            system[k - 1, :] = np.ones(k)  # replace one balance equation by normalisation
-            rhs = np.zeros(k)
-            rhs[-1] = 1.0
-            pi = np.clip(_solve(system.tocsr(), rhs), 0.0, None)
-            laws[j, states] = pi / pi.sum()
+            laws[j, states] = _stationary(T[states][:, states])
         laws.setflags(write=False)
         return classes, laws
 
@@ -375,9 +408,7 @@ class NGramLanguage:
         transient = np.flatnonzero(~closed)
         if len(transient) and self._mu[transient].sum() > 0:
             T = self.context_transition_matrix()
-            Q = T[transient][:, transient]
-            system = scipy.sparse.identity(len(transient), format="csr") - Q.T
-            visits = _solve(system, self._mu[transient])  # expected visits to each transient state
+            visits = _expected_visits(T[transient][:, transient], self._mu[transient])
             mass = mass + T[transient].T @ visits * closed
         weights = np.array([mass[states].sum() for states in classes])
         law = weights @ laws

@@ -141,3 +141,9 @@ def test_exact_refused_when_out_of_reach():
     language = build_language(3, 3, 0.0, "dirichlet", seed=0)
     with pytest.raises(ValueError, match="no exact method applies here.*monte_carlo"):
         subset_entropy(language, 40, [0, 5], method="exact")
+
+
+def test_monte_carlo_refuses_jobs_beyond_budget():
+    language = build_language(16, 4, 0.0, "dirichlet", seed=0)
+    with pytest.raises(ValueError, match="Phi by Monte Carlo would take about .* lower num_samples or length"):
+        phi_curve(language, 400, num_samples=1000, rng=0)

@@ -151,3 +151,26 @@ def test_language_is_immutable():
 def test_ancestral_samples_are_valid(language, seed):
     samples = language.sample(language.min_length + 5, 50, rng=seed)
     assert language.is_valid(samples).all()
+
+
+@pytest.mark.parametrize("iterate", [True, False])
+def test_large_chains_by_iteration_and_by_sparse_lu(monkeypatch, iterate):
+    # 2048 contexts (order 12, V = 2): above the dense limit.  Contexts ending in 1 only emit 1,
+    # so the all-ones context is absorbing and the 2047 others are transient.  Both the iterative
+    # solvers and the sparse-LU fallback must give the absorbing law and entropy rate 0.
+    from ngramsim import sources
+
+    if not iterate:
+        monkeypatch.setattr(sources, "_ITERATION_LIMIT", 0)
+    K = 2**11
+    P = np.full((K, 2), 0.5)
+    P[1::2] = [0.0, 1.0]
+    language = NGramLanguage(P, np.full(K, 1.0 / K))
+    expected = np.zeros(K)
+    expected[-1] = 1.0
+    np.testing.assert_allclose(language.stationary_laws, [expected], atol=1e-12)
+    np.testing.assert_allclose(language.limiting_context_law, expected, atol=1e-12)
+    assert abs(language.entropy_rate()) < 1e-12
+    mixing = build_language(2, 12, 0.0, "dirichlet", seed=1)
+    law = mixing.stationary_laws[0]
+    assert np.abs(mixing.context_transition_matrix().T @ law - law).max() < 1e-13
