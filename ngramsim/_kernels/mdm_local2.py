@@ -30,41 +30,29 @@ from ngramsim._kernels.steps import assign_steps, positions_by_step
 
 
 @numba.njit(cache=True)
-def _nearest_earlier(step, order, start, left, left_le, right, prev, nxt):
-    """Nearest neighbours revealed at earlier steps, by deletion from a linked list.
+def _nearest_earlier(order, start, left, right_le, prev, nxt):
+    """Neighbours by deletion from a linked list: ``left[i]`` = nearest ``j < i`` revealed at an
+    earlier step, ``right_le[i]`` = nearest ``j > i`` revealed at the same step or earlier (-1 if none).
 
-    ``left[i]`` / ``right[i]``: nearest ``j`` with ``step[j] < step[i]`` on each side;
-    ``left_le[i]``: nearest ``j < i`` with ``step[j] <= step[i]`` (-1 when none).
-    Positions are deleted from the list ``0 .. L-1`` by decreasing step, a step's
-    positions in increasing order: when ``i`` goes, its predecessor is its strict
-    left neighbour and its successor the nearest position right of it revealed at
-    its step or before.  No data-dependent branches, unlike a stack pass.
-    ``prev``/``nxt`` are int64 scratch of length ``L + 2`` (index shifted by one).
+    Positions are deleted from the list ``0 .. L-1`` by decreasing step, a step's positions
+    in increasing order (``order`` holds each step's run right to left): when ``i`` goes, its
+    predecessor and successor are exactly these.
+    No data-dependent branches, unlike a stack pass.  ``prev``/``nxt`` are int64 scratch of
+    length ``L + 2`` (indices shifted by one: 0 and ``L + 1`` are sentinels).
     """
-    length = step.shape[0]
+    length = order.shape[0]
     for p in range(length + 2):
         prev[p] = p - 1
         nxt[p] = p + 1
     for t in range(start.shape[0] - 2, -1, -1):
-        lo = start[t]
-        hi = start[t + 1]
-        for k in range(lo, hi):
-            i = order[k] + 1  # shifted: 0 and L + 1 are sentinels
+        for k in range(start[t + 1] - 1, start[t] - 1, -1):  # runs are stored right to left
+            i = order[k] + 1
             before = prev[i]
             after = nxt[i]
             left[i - 1] = before - 1
-            right[i - 1] = after - 1 if after <= length else -1  # right_le for now
+            right_le[i - 1] = after - 1 if after <= length else -1
             nxt[before] = after
             prev[after] = before
-        for k in range(hi - 1, lo - 1, -1):
-            i = order[k]
-            r = right[i]
-            if r >= 0 and step[r] == step[i]:  # a later position of the same step: share its neighbour
-                right[i] = right[r]
-        for k in range(lo, hi):
-            i = order[k]
-            before = order[k - 1] if k > lo else -1
-            left_le[i] = before if before > left[i] else left[i]
 
 
 @numba.njit(cache=True, forceinline=True)
@@ -99,12 +87,10 @@ def fixed_local2(keys, first, count, kind, alias_prob, alias_index, sizes, step_
                  out, per_step, stats, fallback):
     """Sequences ``first .. first+count-1`` (``count <= LOCKSTEP``) under a non-adaptive schedule.
 
-    Per sequence: steps, positions by step, nearest earlier neighbours.  Then the
-    ``k``-th token (in step order) of every sequence is drawn in turn.  Each token
-    is checked right after its draw against its nearest revealed neighbours at or
-    before its step (the left one may be of the same step, already drawn, since a
-    step's positions come in increasing order); a failure switches that sequence
-    to the fallback from its next step on.  The exact-model draw is written out
+    Per sequence: steps, positions by step, neighbours.  Then the ``k``-th token (in
+    step order; right to left within a step) of every sequence is drawn in turn, and
+    the new pairs of consecutive revealed tokens it forms are checked right away; a
+    failure switches that sequence to the fallback from its next step on.  The exact-model draw is written out
     here: helper calls taking arrays cost reference counting on every token.
     """
     powers, powers_t = tables
@@ -116,7 +102,6 @@ def fixed_local2(keys, first, count, kind, alias_prob, alias_index, sizes, step_
     start = np.empty(num_steps + 1, dtype=np.int64)
     nxt = np.empty(length + 2, dtype=np.int64)
     left = np.empty((count, length), dtype=np.int64)
-    left_le = np.empty((count, length), dtype=np.int64)
     right = np.empty((count, length), dtype=np.int64)
     perm = np.empty(length + 2, dtype=np.int64)
     w = np.empty(V)
@@ -129,7 +114,18 @@ def fixed_local2(keys, first, count, kind, alias_prob, alias_index, sizes, step_
         s = first + q
         assign_steps(kind, keys[s], alias_prob, alias_index, sizes, step_of, perm, step[q])
         start[:] = positions_by_step(step[q], num_steps, per_step[s], order[q])
-        _nearest_earlier(step[q], order[q], start, left[q], left_le[q], right[q], perm, nxt)
+        # Within a step the draws go right to left, so each position finds its strict right
+        # neighbour through the same-step position after it: reverse each step's run in place.
+        for t in range(num_steps):
+            lo = start[t]
+            hi = start[t + 1] - 1
+            while lo < hi:
+                tmp = order[q, lo]
+                order[q, lo] = order[q, hi]
+                order[q, hi] = tmp
+                lo += 1
+                hi -= 1
+        _nearest_earlier(order[q], start, left[q], right[q], perm, nxt)
     for k in range(length):
         for q in range(count):
             s = first + q
@@ -146,7 +142,9 @@ def fixed_local2(keys, first, count, kind, alias_prob, alias_index, sizes, step_
                 out[s, i] = draw_uniform(V, u)
                 continue
             a = left[q, i]
-            b = right[q, i]
+            b_le = right[q, i]  # nearest revealed at this step or before, right of i
+            b = right[q, b_le] if b_le >= 0 and step[q, b_le] == t else b_le
+            right[q, i] = b  # strict: the same-step positions to the left read it
             da, xa = (i + 1, V) if a < 0 else (i - a, out[s, a])  # virtual token V at -1
             db, xb = (length - i, V) if b < 0 else (b - i, out[s, b])  # ... and at L
             if exact:
@@ -178,16 +176,16 @@ def fixed_local2(keys, first, count, kind, alias_prob, alias_index, sizes, step_
                 v, kl = draw_theta(w, total, lam, tau, u, row)
                 record_kl(stats[s], kl)
             out[s, i] = v
-            j = left_le[q, i]
-            if j < 0:
-                if powers[i + 1, V, v] <= 0.0:
-                    fails_next[q] = True
-            elif powers[i - j, out[s, j], v] <= 0.0:
+            # New consecutive pairs after this step: (i, b_le) always; (a, i) unless a same-step
+            # position p with a < p < i sits between (that pair is p's (p, b_le(p)) check).
+            if b_le >= 0 and powers[b_le - i, v, out[s, b_le]] <= 0.0:
                 fails_next[q] = True
-            # The next revealed token to the right is b unless a same-step position comes first.
-            if b >= 0:
-                same_step_first = k + 1 < length and step[q, order[q, k + 1]] == t and order[q, k + 1] < b
-                if not same_step_first and powers[b - i, v, out[s, b]] <= 0.0:
+            p = order[q, k + 1] if k + 1 < length and step[q, order[q, k + 1]] == t else -1
+            if p < a or p < 0:
+                if a < 0:
+                    if powers[i + 1, V, v] <= 0.0:
+                        fails_next[q] = True
+                elif powers[i - a, out[s, a], v] <= 0.0:
                     fails_next[q] = True
     for q in range(count):
         s = first + q
