@@ -29,7 +29,7 @@ import numpy as np
 
 from ngramsim._kernels import exact as _k
 from ngramsim.sampler import _check_model_params, _oracle_rows
-from ngramsim.schedules import BERNOULLI, COUNTS, ORDER, parse_schedule
+from ngramsim.schedules import BERNOULLI, parse_schedule
 from ngramsim.sources import NGramLanguage
 
 __all__ = ["EXACT_STATE_LIMIT", "ExactResult", "exact_law", "exact_report", "all_sequences", "check_exact_size"]

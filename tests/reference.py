@@ -195,7 +195,6 @@ def exact_mdm_law(language, length, spec, *, learning_error=0.0, temperature=1.0
     V = language.vocab_size
     xs, q = enumerate_q(language, length)
     kind, data = parse_reference_schedule(spec, length, alpha, num_steps)
-    weights = {}
     if kind == "bernoulli":
         alphas = [0.0] + list(data[1:-1]) + [1.0]
         num = len(alphas) - 1
