@@ -160,20 +160,28 @@ def test_local_kernel_on_long_sequences_matches_windows():
 
 
 # ------------------------------------------------------------------ diagnostics and reproducibility
-def test_same_seed_same_samples_whatever_the_threads():
-    language = build_language(3, 3, 0.3, "dirichlet", seed=1)
+@pytest.mark.parametrize(
+    "language, spec",
+    [
+        (build_language(3, 3, 0.3, "dirichlet", seed=1), "cosine:6"),  # windows kernel
+        (build_language(4, 2, 0.3, "dirichlet", seed=1), "uniform:9"),  # local order-2 kernel
+        (build_language(3, 2, 0.3, "dirichlet", seed=1), "topk:7"),  # adaptive
+    ],
+    ids=["windows", "local", "adaptive"],
+)
+def test_same_seed_same_samples_whatever_the_threads(language, spec):
     before = numba.get_num_threads()
     try:
         numba.set_num_threads(1)
-        one = sample_mdm(language, 40, "cosine:6", 200, rng=5, learning_error=0.05)
+        one = sample_mdm(language, 40, spec, 200, rng=5, learning_error=0.05)
         numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-        many = sample_mdm(language, 40, "cosine:6", 200, rng=5, learning_error=0.05)
+        many = sample_mdm(language, 40, spec, 200, rng=5, learning_error=0.05)
     finally:
         numba.set_num_threads(before)
     _same(one, many)
-    # Sequence s depends only on its own stream: a larger run starts with the same sequences.
-    assert np.array_equal(many.samples[:50], sample_mdm(language, 40, "cosine:6", 50, rng=5, learning_error=0.05).samples)
-    assert not np.array_equal(many.samples, sample_mdm(language, 40, "cosine:6", 200, rng=6, learning_error=0.05).samples)
+    # Sequence s depends only on its own stream: a shorter run gives the first sequences.
+    assert np.array_equal(many.samples[:50], sample_mdm(language, 40, spec, 50, rng=5, learning_error=0.05).samples)
+    assert not np.array_equal(many.samples, sample_mdm(language, 40, spec, 200, rng=6, learning_error=0.05).samples)
 
 
 def test_bernoulli_step_sizes_follow_the_weights():
