@@ -208,6 +208,15 @@ def _bernoulli_outcomes(mass, state, masked, k, hazard, p_rows, w, V, nxt):
 
 
 @numba.njit(cache=True)
+def _scratch(V, L):
+    """Per-call work arrays of the DPs: start distribution, digits, masked/chosen lists, rows, KLs, keys."""
+    cur = np.zeros((V + 1) ** L)
+    cur[0] = 1.0  # all masked
+    return (cur, np.empty(L, dtype=np.int64), np.empty(L, dtype=np.int64), np.empty(L, dtype=np.int64),
+            np.empty((L, V)), np.empty((L, V)), np.empty(L), np.empty(L))
+
+
+@numba.njit(cache=True)
 def sampler_law(kind, hazards, sizes, step_of, gamma, num_steps, Ev, oracle_rows, use_oracle, lam, tau, V, L, law, stats):
     """The sampler's exact law over ``V^L`` (into ``law``) by forward DP over partial states.
 
@@ -218,16 +227,8 @@ def sampler_law(kind, hazards, sizes, step_of, gamma, num_steps, Ev, oracle_rows
     """
     size = (V + 1) ** L
     w = _weights(V, L)
-    cur = np.zeros(size)
-    cur[0] = 1.0
-    digits = np.empty(L, dtype=np.int64)
-    masked = np.empty(L, dtype=np.int64)
-    chosen = np.empty(L, dtype=np.int64)
+    cur, digits, masked, chosen, q_rows, p_rows, kls, keys = _scratch(V, L)
     comb = np.empty(L, dtype=np.int64)
-    q_rows = np.empty((L, V))
-    p_rows = np.empty((L, V))
-    kls = np.empty(L)
-    keys = np.empty(L)
     stats[:] = 0.0
     for t in range(num_steps):
         nxt = np.zeros(size)
@@ -433,15 +434,7 @@ def b1_adaptive(kind, sizes, gamma, num_steps, Ev, oracle_rows, use_oracle, lam,
     """
     size = (V + 1) ** L
     w = _weights(V, L)
-    cur = np.zeros(size)
-    cur[0] = 1.0
-    digits = np.empty(L, dtype=np.int64)
-    masked = np.empty(L, dtype=np.int64)
-    chosen = np.empty(L, dtype=np.int64)
-    q_rows = np.empty((L, V))
-    p_rows = np.empty((L, V))
-    kls = np.empty(L)
-    keys = np.empty(L)
+    cur, digits, masked, chosen, q_rows, p_rows, kls, keys = _scratch(V, L)
     used = 0
     for t in range(num_steps):
         tc[t] = 0.0
