@@ -20,7 +20,7 @@ import numpy as np
 from scipy.stats import binom
 
 from ngramsim._kernels.adaptive import MARGIN, TOPK, score_key, select
-from ngramsim._kernels.forward_backward import conditional_marginals_scaled
+from ngramsim._kernels.forward_backward import chain_trusted, conditional_marginals_scaled
 from ngramsim._kernels.reverse import theta_row
 from ngramsim._kernels.rng import draw_keys
 from ngramsim._kernels.steps import assign_steps
@@ -80,7 +80,7 @@ def expected_kl(language: NGramLanguage, length, schedule, **phi_kwargs) -> dict
 
 def _state(language, x, revealed, P, succ, mu, m, out):
     tokens = np.where(revealed, x, -1).astype(np.int64)
-    return conditional_marginals_scaled(tokens, P, succ, mu, m, out)
+    return conditional_marginals_scaled(tokens, P, succ, mu, m, chain_trusted(P, mu), out)
 
 
 def estimate_b1(language: NGramLanguage, length, schedule, num_samples, *, rng, learning_error=0.0, temperature=1.0) -> dict:

@@ -26,7 +26,7 @@ import numpy as np
 from scipy.special import entr, gammaln
 
 from ngramsim._kernels.chain import propagate_context_laws
-from ngramsim._kernels.forward_backward import forward_scaled
+from ngramsim._kernels.forward_backward import chain_trusted, log_evidence
 from ngramsim._kernels.information import local_conditional_entropies
 from ngramsim._validation import as_generator, check_int
 from ngramsim.marginals import chain_arrays
@@ -144,12 +144,10 @@ def _order2_subset_entropy(language, length, items):
 
 
 def _mc_log_evidence(language, length, x, revealed):
-    """``log q(x_R)`` by a scaled forward pass with evidence (masked positions set to -1)."""
+    """``log q(x_R)`` by a forward pass with evidence (masked positions set to -1; log space if it underflows)."""
     P, succ, mu, m = chain_arrays(language)
-    K = P.shape[0]
-    A = np.empty((length + 1, K))
     tokens = np.where(revealed, x, -1).astype(np.int64)
-    return forward_scaled(tokens, 0, length - 1, -1, P, succ, mu, m, A)
+    return log_evidence(tokens, P, succ, mu, m, chain_trusted(P, mu))
 
 
 def subset_entropy(language, length, subset, *, base=None, method="auto", num_samples=2000, rng=None) -> Measure:

@@ -10,7 +10,7 @@ import functools
 
 import numpy as np
 
-from ngramsim._kernels.forward_backward import conditional_marginals_log, conditional_marginals_scaled
+from ngramsim._kernels.forward_backward import chain_trusted, conditional_marginals_log, conditional_marginals_scaled
 from ngramsim.sources import NGramLanguage
 
 __all__ = ["conditional_marginals", "chain_arrays", "ExactOracle"]
@@ -73,7 +73,9 @@ def conditional_marginals(language: NGramLanguage, tokens, revealed, *, method: 
     revealed : bool array (L,)
         The revealed set ``R``.
     method : {"scaled", "log"}
-        Scaled forward-backward (default) or log-space; both give the same answers.
+        Scaled forward-backward (default) or log-space; both give the same answers (a scaled
+        pass that loses precision to underflow is redone in log space, so the support of
+        every row, and whether ``q(x_R) > 0``, is decided exactly).
 
     Returns
     -------
@@ -87,10 +89,9 @@ def conditional_marginals(language: NGramLanguage, tokens, revealed, *, method: 
     P, succ, mu, m = chain_arrays(language)
     out = np.empty((len(x), language.vocab_size))
     if method == "scaled":
-        log_evidence = conditional_marginals_scaled(x, P, succ, mu, m, out)
+        log_evidence = conditional_marginals_scaled(x, P, succ, mu, m, chain_trusted(P, mu), out)
     elif method == "log":
-        with np.errstate(divide="ignore"):
-            log_evidence = conditional_marginals_log(x, np.log(P), succ, np.log(mu), m, out)
+        log_evidence = conditional_marginals_log(x, P, succ, mu, m, out)
     else:
         raise ValueError(f"method must be 'scaled' or 'log', got {method!r}")
     return out, float(log_evidence)

@@ -26,7 +26,9 @@ import numpy as np
 
 from ngramsim._kernels.adaptive import score_key, select
 from ngramsim._kernels import mdm as _k
-from ngramsim._kernels.mdm_local2 import local_tables
+from ngramsim._kernels.chain import propagate_context_laws
+from ngramsim._kernels.forward_backward import TRUST, chain_trusted
+from ngramsim._kernels.powers import power_tables
 from ngramsim._kernels.reverse import draw_uniform, draw_weights, theta_row
 from ngramsim._kernels.rng import draw_keys, uniform
 from ngramsim._kernels.steps import assign_steps, positions_by_step
@@ -187,7 +189,31 @@ def sample_mdm(
 def _cached_local_tables(language, length):
     """Power tables of the local order-2 model, built once per (language, length)."""
     P, _, mu, _ = chain_arrays(language)
-    return local_tables(P, mu, length)
+    return power_tables(P, mu, length)
+
+
+#: The windows model tabulates the prefix law of the context chain while ``(L - n + 2) K`` floats fit.
+PREFIX_TABLE_LIMIT = 2**22
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_window_model(language, length):
+    """``(P, successor, mu, chain trusted, m)`` and ``prefix = (table, limit)`` (see :mod:`._kernels.mdm_blocks`)."""
+    P, succ, mu, m = chain_arrays(language)
+    trusted = chain_trusted(P, mu)
+    K = P.shape[0]
+    rows = length - m + 1
+    if not trusted or rows * K > PREFIX_TABLE_LIMIT:
+        return (P, succ, mu, trusted, m), (np.zeros((1, K)), -1)
+    table = propagate_context_laws(mu, P, succ, np.empty((rows, K)))
+    bad = np.flatnonzero(((table > 0) & (table < TRUST)).any(axis=1))
+    limit = m + int(bad[0]) - 1 if bad.size else length
+    return (P, succ, mu, trusted, m), (table, limit)
+
+
+# Placeholder of the local tables' types for the windows model (one compiled signature).
+_NO_TABLES = (np.zeros((1, 1, 1)), np.zeros((1, 1, 1)), np.zeros((1, 1, 1), dtype=bool),
+              np.zeros((2, 1, 1), dtype=bool), np.zeros((1, 1, 1)), np.zeros((1, 1, 1)))
 
 
 def _run_exact(language, resolved, keys, lam, tau, method, out, nfe, per_step, fallback, stats):
@@ -204,17 +230,24 @@ def _run_exact(language, resolved, keys, lam, tau, method, out, nfe, per_step, f
     if local2:
         tables = _cached_local_tables(language, L)
     else:
-        tables = (np.zeros((1, 1, 1)), np.zeros((1, 1, 1)))
-    if resolved.is_adaptive:
-        _k.sample_adaptive(keys, resolved.kind, resolved.sizes, resolved.gamma, local2, tables, (P, succ, mu), m,
-                           method != "naive", lam, tau, out, nfe, per_step, fallback, stats)
-    elif local2:
-        _k.sample_local2(keys, resolved.kind, resolved.alias_prob, resolved.alias_index, resolved.sizes,
-                         resolved.step_of, resolved.num_steps, tables, lam, tau, out, nfe, per_step, fallback, stats)
+        tables = _NO_TABLES
+    outputs = (out, nfe, per_step, fallback, stats)
+    params = (float(lam), float(tau))
+    if local2:
+        model, prefix = (P, succ, mu, True, m, True), (np.zeros((1, P.shape[0])), -1)
     else:
-        _k.sample_windows(keys, resolved.kind, resolved.alias_prob, resolved.alias_index, resolved.sizes,
-                          resolved.step_of, resolved.num_steps, (P, succ, mu), m, method != "naive", lam, tau,
-                          out, nfe, per_step, fallback, stats)
+        (P, succ, mu, trusted, m), prefix = _cached_window_model(language, L)
+        model = (P, succ, mu, trusted, m, method != "naive")
+    if resolved.is_adaptive:
+        rule_spec = (resolved.kind, resolved.sizes, float(resolved.gamma))
+        _k.sample_adaptive(keys, rule_spec, local2, tables, model, params, prefix, outputs)
+        return
+    schedule = (resolved.kind, resolved.alias_prob, resolved.alias_index, resolved.sizes, resolved.step_of,
+                resolved.num_steps)
+    if local2:
+        _k.sample_local2(keys, schedule, tables, params, outputs)
+    else:
+        _k.sample_windows(keys, schedule, model, params, prefix, outputs)
 
 
 def _oracle_rows(oracle, x, positions, vocab_size, step):

@@ -10,9 +10,16 @@ constrained by the revealed tokens among ``x_0 .. x_{m-1}``) or right after
 ``hi``; ``P(evidence in window | ctx0)`` is its evidence.
 
 Two variants with identical semantics: *scaled* (each forward vector
-normalised to sum 1, the log of the normalisers accumulated) used by the
-samplers, and *log-space* (log-sum-exp) for the public API; tests hold them to
-the same answers.
+normalised to sum 1, the log of the normalisers accumulated; each backward
+vector rescaled to maximum 1) and *log-space* (log-sum-exp).  Tests hold them to
+the same answers.  The scaled passes report whether they stayed *trusted*:
+every positive entry that entered them was at least ``TRUST = 2^-300``, so
+that every product of a forward entry, a transition probability and a
+backward entry is a normal float64 and no positive quantity was rounded to 0.
+Then the support of every weight they produce is exact.  An untrusted window
+(a state whose relative weight decays below ``TRUST``, e.g. a transient state
+far from the evidence) is recomputed in log space, where zeros are exact: the
+sampler never mistakes an underflow for ``q(x_R) = 0``.
 
 Array ``A`` holds ``alpha_i`` in row ``i + 1`` for ``i = first - 1 .. hi``, where
 ``first = m`` for a window at the start and ``first = lo`` otherwise; ``B``
@@ -24,21 +31,34 @@ import math
 import numba
 import numpy as np
 
+#: Scaled passes are trusted while every positive entry entering them is at least this
+#: (products of three such entries stay normal float64 numbers).
+TRUST = 2.0**-300
+
+
+def chain_trusted(transitions, initial):
+    """Whether every positive entry of ``P`` and ``mu`` is at least :data:`TRUST` (else scaled passes never are)."""
+    P = np.asarray(transitions)
+    mu = np.asarray(initial)
+    return bool(np.all((P == 0) | (P >= TRUST)) and np.all((mu == 0) | (mu >= TRUST)))
+
 
 @numba.njit(cache=True)
-def window_bounds(x, i, m):
+def window_bounds(x, i, m, first_rev, last_rev):
     """``(lo, hi)`` of the window around position ``i``.
 
     ``lo - 1`` ends the nearest run of ``m`` revealed tokens left of ``i`` (``lo = 0``
     if none: the window starts with ``mu``; a run gives ``lo >= m``); ``hi`` ends the
     nearest run of ``m`` revealed tokens right of ``i`` (``L - 1`` if none).  Factors
-    outside the window do not involve tokens masked inside it.
+    outside the window do not involve tokens masked inside it.  ``first_rev`` and
+    ``last_rev`` are the first and last revealed positions (``L`` and ``-1`` if none):
+    the scans stop there, so a window open on one side costs nothing to find.
     """
     length = x.shape[0]
     lo = 0
     run = 0
     p = i - 1
-    while p >= 0:
+    while p >= first_rev:
         if x[p] >= 0:
             run += 1
             if run == m:
@@ -50,7 +70,7 @@ def window_bounds(x, i, m):
     hi = length - 1
     run = 0
     p = i + 1
-    while p < length:
+    while p <= last_rev:
         if x[p] >= 0:
             run += 1
             if run == m:
@@ -74,39 +94,58 @@ def start_context(x, lo, m, vocab_size):
 
 
 @numba.njit(cache=True)
-def forward_scaled(x, lo, hi, start_context, transitions, successor, initial, m, A):
-    """Scaled forward pass over ``[lo, hi]``; return ``log P(evidence in lo..hi | start)`` (``-inf`` if 0).
+def _initial_weight(x, s, m, vocab_size, weight):
+    """``weight`` if the context ``s`` agrees with the revealed tokens among ``x_0 .. x_{m-1}``, else 0."""
+    rest = s
+    for j in range(m - 1, -1, -1):
+        if x[j] >= 0 and x[j] != rest % vocab_size:
+            return 0.0
+        rest //= vocab_size
+    return weight
 
-    ``hi`` may stop short of the window's end when only ``alpha`` up to there is needed.
-    ``start_context < 0``: start from ``mu`` restricted to the revealed initial tokens;
-    otherwise start from that context index (the ``m`` tokens before ``lo``).
+
+@numba.njit(cache=True)
+def forward_start(x, lo, start_context, transitions, initial, m, A):
+    """The first forward row ``A[first]`` of a window (``first = m`` at the start, else ``lo``); return ``(log total, trusted)``.
+
+    ``start_context < 0``: ``mu`` restricted to the revealed initial tokens; otherwise the
+    one-hot law of that context index (the ``m`` tokens before ``lo``).
     """
     K, V = transitions.shape
     first = m if start_context < 0 else lo
     row = A[first]
-    if start_context < 0:
-        total = 0.0
-        for s in range(K):
-            weight = initial[s]
-            if weight > 0.0:
-                rest = s
-                for j in range(m - 1, -1, -1):
-                    if x[j] >= 0 and x[j] != rest % V:
-                        weight = 0.0
-                        break
-                    rest //= V
-            row[s] = weight
-            total += weight
-    else:
+    if start_context >= 0:
         row[:] = 0.0
         row[start_context] = 1.0
-        total = 1.0
+        return 0.0, True
+    total = 0.0
+    for s in range(K):
+        weight = initial[s]
+        if weight > 0.0:
+            weight = _initial_weight(x, s, m, V, weight)
+        row[s] = weight
+        total += weight
     if total <= 0.0:
-        return -np.inf
-    log_evidence = math.log(total)
+        return -np.inf, True
+    trusted = True
     for s in range(K):
         row[s] /= total
-    for i in range(first, hi + 1):
+        if 0.0 < row[s] < TRUST:
+            trusted = False
+    return math.log(total), trusted
+
+
+@numba.njit(cache=True)
+def forward_run(x, start, hi, transitions, successor, A):
+    """Scaled forward from the row ``A[start]`` over positions ``start .. hi``; return ``(log evidence, trusted)``.
+
+    ``A[i + 1]`` becomes the law of ``s_i`` given the evidence, normalised; the evidence
+    is ``-inf`` when a normaliser is 0, which is exact only if ``trusted``.
+    """
+    K, V = transitions.shape
+    log_evidence = 0.0
+    trusted = True
+    for i in range(start, hi + 1):
         prev = A[i]
         cur = A[i + 1]
         cur[:] = 0.0
@@ -124,20 +163,37 @@ def forward_scaled(x, lo, hi, start_context, transitions, successor, initial, m,
         for s in range(K):
             total += cur[s]
         if total <= 0.0:
-            return -np.inf
+            return -np.inf, trusted
         log_evidence += math.log(total)
         scale = 1.0 / total  # one division per position, not K
         for s in range(K):
             cur[s] *= scale
-    return log_evidence
+            if 0.0 < cur[s] < TRUST:
+                trusted = False
+    return log_evidence, trusted
+
+
+@numba.njit(cache=True)
+def forward_scaled(x, lo, hi, start_context, transitions, successor, initial, m, A):
+    """Scaled forward pass over the window ``[lo, hi]``: :func:`forward_start` then :func:`forward_run`.
+
+    Returns ``(log P(evidence in lo..hi | start), trusted)``.
+    """
+    first = m if start_context < 0 else lo
+    head, trusted = forward_start(x, lo, start_context, transitions, initial, m, A)
+    if head == -np.inf:
+        return head, trusted
+    rest, trusted_run = forward_run(x, first, hi, transitions, successor, A)
+    return head + rest, trusted and trusted_run
 
 
 @numba.njit(cache=True)
 def backward_scaled(x, hi, down_to, transitions, successor, B):
     """Backward pass from ``hi``: ``B[hi + 1] = 1`` and ``B[i] ∝ beta_{i-1}`` for ``i = hi .. down_to``
-    (each row rescaled to maximum 1)."""
+    (each row rescaled to maximum 1); return whether it stayed trusted."""
     K, V = transitions.shape
     B[hi + 1, :] = 1.0
+    trusted = True
     for i in range(hi, down_to - 1, -1):
         nxt = B[i + 1]
         cur = B[i]
@@ -157,60 +213,36 @@ def backward_scaled(x, hi, down_to, transitions, successor, B):
             scale = 1.0 / top
             for s in range(K):
                 cur[s] *= scale
+                if 0.0 < cur[s] < TRUST:
+                    trusted = False
+    return trusted
 
 
 @numba.njit(cache=True)
-def position_weights(i, lo, start_context, transitions, successor, m, A, B, w):
-    """Weights ∝ ``q(x_i = . | evidence)`` for a masked ``i`` in the window; return their sum.
+def position_weights(i, first, transitions, successor, m, alpha, beta, w):
+    """Weights ∝ ``q(x_i = . | evidence)`` for a masked ``i`` of a window whose forward starts at ``first``; return their sum.
 
-    ``i >= first``: ``sum_s alpha_{i-1}(s) P[s, v] beta_i(successor[s, v])``;
-    ``i < m`` (window at the start): ``sum_{s: digit_i(s) = v} alpha_{m-1}(s) beta_{m-1}(s)``.
+    ``i >= first``: ``sum_s alpha(s) P[s, v] beta(successor[s, v])`` with ``alpha`` the
+    forward row of ``s_{i-1}`` and ``beta`` the backward row of ``s_i``;
+    ``i < m`` (window at the start): ``sum_{s: digit_i(s) = v} alpha(s) beta(s)`` with
+    both rows those of ``s_{m-1}``.
     """
     K, V = transitions.shape
-    first = m if start_context < 0 else lo
     w[:] = 0.0
     if i >= first:
-        prev = A[i]
-        nxt = B[i + 1]
         for s in range(K):
-            a = prev[s]
+            a = alpha[s]
             if a == 0.0:
                 continue
             for v in range(V):
-                w[v] += a * transitions[s, v] * nxt[successor[s, v]]
+                w[v] += a * transitions[s, v] * beta[successor[s, v]]
     else:
         scale = 1
         for _ in range(m - 1 - i):
             scale *= V
         for s in range(K):
-            w[(s // scale) % V] += A[m, s] * B[m, s]
+            w[(s // scale) % V] += alpha[s] * beta[s]
     return w.sum()
-
-
-@numba.njit(cache=True)
-def conditional_marginals_scaled(x, transitions, successor, initial, m, out):
-    """``out[i] = q(x_i = . | x_R)`` for every position (one-hot where revealed); return ``log q(x_R)``.
-
-    When ``q(x_R) = 0`` the masked rows are uniform (SPEC §2's fallback law) and ``-inf`` is returned.
-    """
-    length = x.shape[0]
-    K, V = transitions.shape
-    A = np.empty((length + 1, K))
-    B = np.empty((length + 1, K))
-    log_evidence = forward_scaled(x, 0, length - 1, -1, transitions, successor, initial, m, A)
-    if log_evidence > -np.inf:
-        backward_scaled(x, length - 1, m, transitions, successor, B)
-    for i in range(length):
-        if x[i] >= 0:
-            out[i, :] = 0.0
-            out[i, x[i]] = 1.0
-        elif log_evidence == -np.inf:
-            out[i, :] = 1.0 / V
-        else:
-            total = position_weights(i, 0, -1, transitions, successor, m, A, B, out[i])
-            for v in range(V):
-                out[i, v] /= total
-    return log_evidence
 
 
 @numba.njit(cache=True, inline="always")
@@ -224,69 +256,148 @@ def _logaddexp(a, b):
     return b + math.log1p(math.exp(a - b))
 
 
+@numba.njit(cache=True, inline="always")
+def _log(p):
+    return math.log(p) if p > 0.0 else -np.inf
+
+
 @numba.njit(cache=True)
-def conditional_marginals_log(x, log_transitions, successor, log_initial, m, out):
-    """Log-space twin of :func:`conditional_marginals_scaled` (same outputs, no rescaling)."""
-    length = x.shape[0]
-    K, V = log_transitions.shape
-    la = np.full((length + 1, K), -np.inf)
-    lb = np.full((length + 1, K), -np.inf)
+def window_log(x, lo, hi, start_context, transitions, successor, initial, m, la, lb):
+    """Log-space forward and backward over the window ``[lo, hi]``; return the window's log evidence.
+
+    Rows are relative to ``first`` (``m`` for a window at the start, else ``lo``):
+    ``la[k]`` is ``log alpha`` of ``s_{first-1+k}``, ``lb[k]`` ``log beta`` of the same
+    state, for ``k = 0 .. hi - first + 1`` (``la``, ``lb`` need that many rows).  No
+    rescaling, so ``-inf`` entries are exact zeros.
+    """
+    K, V = transitions.shape
+    first = m if start_context < 0 else lo
+    n = hi - first + 1
     for s in range(K):
-        weight = log_initial[s]
-        rest = s
-        for j in range(m - 1, -1, -1):
-            if x[j] >= 0 and x[j] != rest % V:
-                weight = -np.inf
-            rest //= V
-        la[m, s] = weight
-    for i in range(m, length):
-        xi = x[i]
+        if start_context < 0:
+            la[0, s] = _log(_initial_weight(x, s, m, V, initial[s]))
+        else:
+            la[0, s] = 0.0 if s == start_context else -np.inf
+    for k in range(n):
+        xi = x[first + k]
+        la[k + 1, :] = -np.inf
         for s in range(K):
-            a = la[i, s]
+            a = la[k, s]
             if a == -np.inf:
                 continue
             for v in range(V):
-                if xi >= 0 and v != xi:
+                if (xi >= 0 and v != xi) or transitions[s, v] <= 0.0:
                     continue
                 t = successor[s, v]
-                la[i + 1, t] = _logaddexp(la[i + 1, t], a + log_transitions[s, v])
-    log_evidence = -np.inf
-    for s in range(K):
-        log_evidence = _logaddexp(log_evidence, la[length, s])
-    lb[length, :] = 0.0
-    for i in range(length - 1, m - 1, -1):
-        xi = x[i]
+                la[k + 1, t] = _logaddexp(la[k + 1, t], a + math.log(transitions[s, v]))
+    lb[n, :] = 0.0
+    for k in range(n - 1, -1, -1):
+        xi = x[first + k]
         for s in range(K):
             acc = -np.inf
             for v in range(V):
-                if xi >= 0 and v != xi:
+                if (xi >= 0 and v != xi) or transitions[s, v] <= 0.0:
                     continue
-                acc = _logaddexp(acc, log_transitions[s, v] + lb[i + 1, successor[s, v]])
-            lb[i, s] = acc
-    lw = np.empty(V)
+                acc = _logaddexp(acc, math.log(transitions[s, v]) + lb[k + 1, successor[s, v]])
+            lb[k, s] = acc
+    log_evidence = -np.inf
+    for s in range(K):
+        log_evidence = _logaddexp(log_evidence, la[n, s])
+    return log_evidence
+
+
+@numba.njit(cache=True)
+def position_weights_log(i, first, transitions, successor, m, la, lb, w):
+    """:func:`position_weights` from the log rows of :func:`window_log`: ``w = exp(log w - max)``; return the sum.
+
+    Zero weights are exact zeros, and the positive ones are exact to rounding.
+    """
+    K, V = transitions.shape
+    w[:] = -np.inf
+    if i >= first:
+        k = i - first
+        for s in range(K):
+            a = la[k, s]
+            if a == -np.inf:
+                continue
+            for v in range(V):
+                if transitions[s, v] > 0.0:
+                    w[v] = _logaddexp(w[v], a + math.log(transitions[s, v]) + lb[k + 1, successor[s, v]])
+    else:
+        scale = 1
+        for _ in range(m - 1 - i):
+            scale *= V
+        for s in range(K):
+            v = (s // scale) % V
+            w[v] = _logaddexp(w[v], la[0, s] + lb[0, s])
+    top = w.max()
+    total = 0.0
+    for v in range(V):
+        w[v] = math.exp(w[v] - top) if w[v] > -np.inf else 0.0
+        total += w[v]
+    return total
+
+
+@numba.njit(cache=True)
+def log_evidence(x, transitions, successor, initial, m, trusted_chain):
+    """``log q(x_R)`` of a whole sequence (``-inf`` exactly when ``q(x_R) = 0``): scaled, or log space if untrusted."""
+    length = x.shape[0]
+    K = transitions.shape[0]
+    A = np.empty((length + 1, K))
+    value, trusted = forward_scaled(x, 0, length - 1, -1, transitions, successor, initial, m, A)
+    if trusted and trusted_chain:
+        return value
+    la = np.empty((length - m + 2, K))
+    lb = np.empty((length - m + 2, K))
+    return window_log(x, 0, length - 1, -1, transitions, successor, initial, m, la, lb)
+
+
+@numba.njit(cache=True)
+def conditional_marginals_scaled(x, transitions, successor, initial, m, trusted_chain, out):
+    """``out[i] = q(x_i = . | x_R)`` for every position (one-hot where revealed); return ``log q(x_R)``.
+
+    When ``q(x_R) = 0`` the masked rows are uniform (SPEC §2's fallback law) and ``-inf`` is
+    returned.  An untrusted scaled pass is redone in log space (:func:`conditional_marginals_log`).
+    """
+    length = x.shape[0]
+    K, V = transitions.shape
+    A = np.empty((length + 1, K))
+    B = np.empty((length + 1, K))
+    log_ev, trusted = forward_scaled(x, 0, length - 1, -1, transitions, successor, initial, m, A)
+    if trusted and log_ev > -np.inf:
+        trusted = backward_scaled(x, length - 1, m, transitions, successor, B)
+    if not (trusted and trusted_chain):
+        return conditional_marginals_log(x, transitions, successor, initial, m, out)
     for i in range(length):
         if x[i] >= 0:
             out[i, :] = 0.0
             out[i, x[i]] = 1.0
-            continue
-        if log_evidence == -np.inf:
+        elif log_ev == -np.inf:
             out[i, :] = 1.0 / V
-            continue
-        lw[:] = -np.inf
-        if i >= m:
-            for s in range(K):
-                a = la[i, s]
-                if a == -np.inf:
-                    continue
-                for v in range(V):
-                    lw[v] = _logaddexp(lw[v], a + log_transitions[s, v] + lb[i + 1, successor[s, v]])
         else:
-            scale = 1
-            for _ in range(m - 1 - i):
-                scale *= V
-            for s in range(K):
-                v = (s // scale) % V
-                lw[v] = _logaddexp(lw[v], la[m, s] + lb[m, s])
-        for v in range(V):
-            out[i, v] = math.exp(lw[v] - log_evidence)
-    return log_evidence
+            j = max(i, m)
+            total = position_weights(i, m, transitions, successor, m, A[j], B[j if i < m else i + 1], out[i])
+            for v in range(V):
+                out[i, v] /= total
+    return log_ev
+
+
+@numba.njit(cache=True)
+def conditional_marginals_log(x, transitions, successor, initial, m, out):
+    """Log-space twin of :func:`conditional_marginals_scaled` (same outputs, no rescaling)."""
+    length = x.shape[0]
+    K, V = transitions.shape
+    la = np.empty((length - m + 2, K))
+    lb = np.empty((length - m + 2, K))
+    log_ev = window_log(x, 0, length - 1, -1, transitions, successor, initial, m, la, lb)
+    for i in range(length):
+        if x[i] >= 0:
+            out[i, :] = 0.0
+            out[i, x[i]] = 1.0
+        elif log_ev == -np.inf:
+            out[i, :] = 1.0 / V
+        else:
+            total = position_weights_log(i, m, transitions, successor, m, la, lb, out[i])
+            for v in range(V):
+                out[i, v] /= total
+    return log_ev

@@ -19,11 +19,13 @@ _CHUNKS = 64
 
 
 @numba.njit(cache=True)
-def _adaptive(key, rule, sizes, gamma, local2, tables, chain, m, local, lam, tau, x, per_step, stats):
-    """One sequence under an adaptive rule; returns ``(fallback used, number of steps)``."""
+def _adaptive(key, rule_spec, local2, tables, model, params, prefix, x, per_step, stats):
+    """One sequence under an adaptive rule ``rule_spec = (rule, sizes, gamma)``; returns ``(fallback used, steps)``."""
+    rule, sizes, gamma = rule_spec
+    lam, tau = params
     length = x.shape[0]
-    V = chain[0].shape[1]
-    K = chain[0].shape[0]
+    P = model[0]
+    K, V = P.shape
     mark = np.zeros(length, dtype=np.int64)
     cand = np.empty(length, dtype=np.int64)
     keys = np.empty(length)
@@ -39,6 +41,8 @@ def _adaptive(key, rule, sizes, gamma, local2, tables, chain, m, local, lam, tau
     x[:] = -1
     failed = False
     revealed = 0
+    first_rev = length
+    last_rev = -1
     t = 0
     while revealed < length:
         n = 0
@@ -50,7 +54,7 @@ def _adaptive(key, rule, sizes, gamma, local2, tables, chain, m, local, lam, tau
         if not failed:
             if local2:
                 conditionals_local2(x, tables, lam, tau, rows, kls, w, rgt)
-            elif not conditionals_blocks(x, chain, m, local, lam, tau, rows, kls, masked, A, B, w_rows, totals):
+            elif not conditionals_blocks(x, masked, model, params, prefix, (A, B, w_rows, totals), rows, kls):
                 failed = True
         if failed:
             for i in masked:
@@ -72,26 +76,39 @@ def _adaptive(key, rule, sizes, gamma, local2, tables, chain, m, local, lam, tau
             mark[i] = t
         per_step[t - 1] = chosen
         revealed += chosen
+        first_rev = min(first_rev, sel[0])
+        last_rev = max(last_rev, sel[chosen - 1])
         if not failed:
             if local2:
                 failed = not check_local2(x, mark, t, tables)
             else:
-                failed = not check_blocks(x, sel[:chosen], chain, m, local, A)
+                failed = not check_blocks(x, sel[:chosen], model, (first_rev, last_rev), prefix, A)
     return failed, t
 
 
 # Three entry points, one per path, so a first call compiles only the path it uses.
 # Common parameters: keys uint64[M] (one stream per sequence); the resolved schedule
 # (kind 0 Bernoulli, 1 counts, 2 explicit order, 3 topk, 4 margin, 5 eb, 6 esum; alias tables,
-# sizes, step_of, gamma, num_steps; arrays a kind does not use may be empty); lam, tau; outputs
-# out int64[M, L], nfe int64[M], per_step int64[M, N], fallback bool[M] and stats float64[M, 3]
+# sizes, step_of, gamma, num_steps; arrays a kind does not use may be empty); params = (lam, tau);
+# outputs = (out int64[M, L], nfe int64[M], per_step int64[M, N], fallback bool[M], stats float64[M, 3])
 # (learning KL: sum and count over tokens revealed with q(x_R) > 0, and max).
 
 
 @numba.njit(cache=True, parallel=True)
-def sample_local2(keys, kind, alias_prob, alias_index, sizes, step_of, num_steps, tables, lam, tau,
-                  out, nfe, per_step, fallback, stats):
-    """Non-adaptive schedules, order-2 local model (``tables = (powers, powers_t)``), in lockstep blocks."""
+def sample_local2(keys, schedule, tables, params, outputs):
+    """Non-adaptive schedules, order-2 local model (``tables`` from :func:`.powers.power_tables`), in lockstep blocks.
+
+    ``schedule = (kind, alias_prob, alias_index, sizes, step_of, num_steps)``.
+    """
+    # One statement per array: numba 0.68 loses writes inside prange to arrays unpacked from a
+    # tuple argument (``a, b = outputs``); tests check every diagnostic.
+    out = outputs[0]
+    nfe = outputs[1]
+    per_step = outputs[2]
+    fallback = outputs[3]
+    stats = outputs[4]
+    kind, alias_prob, alias_index, sizes, step_of, num_steps = schedule
+    lam, tau = params
     num_samples = out.shape[0]
     blocks = (num_samples + LOCKSTEP - 1) // LOCKSTEP
     for block in numba.prange(blocks):
@@ -106,38 +123,46 @@ def sample_local2(keys, kind, alias_prob, alias_index, sizes, step_of, num_steps
 
 
 @numba.njit(cache=True, parallel=True)
-def sample_windows(keys, kind, alias_prob, alias_index, sizes, step_of, num_steps, chain, m, local, lam, tau,
-                   out, nfe, per_step, fallback, stats):
-    """Non-adaptive schedules, windows model on ``chain = (P, successor, mu)`` (``local=False``: naive)."""
+def sample_windows(keys, schedule, model, params, prefix, outputs):
+    """Non-adaptive schedules, windows model (:mod:`.mdm_blocks`; ``model[5] = False``: naive)."""
+    # One statement per array: numba 0.68 loses writes inside prange to arrays unpacked from a
+    # tuple argument (``a, b = outputs``); tests check every diagnostic.
+    out = outputs[0]
+    nfe = outputs[1]
+    per_step = outputs[2]
+    fallback = outputs[3]
+    stats = outputs[4]
+    num_steps = schedule[5]
     num_samples, length = out.shape
-    V = chain[0].shape[1]
-    K = chain[0].shape[0]
+    K, V = model[0].shape
     chunks = min(num_samples, _CHUNKS)
     for c in numba.prange(chunks):
-        step = np.empty(length, dtype=np.int64)
-        order = np.empty(length, dtype=np.int64)
-        perm = np.empty(length, dtype=np.int64)
-        row = np.empty(V)
-        A = np.empty((length + 1, K))
-        B = np.empty((length + 1, K))
-        rows = np.empty((length, V))
-        totals = np.empty(length)
+        scratch = (np.empty(length, dtype=np.int64), np.empty(length, dtype=np.int64),
+                   np.empty(length, dtype=np.int64), np.empty((length + 1, K)), np.empty((length + 1, K)),
+                   np.empty((length, V)), np.empty(length), np.empty(V))
         for s in range(c, num_samples, chunks):
             stats[s, :] = 0.0
             per_step[s, :] = 0
-            fallback[s] = fixed_blocks(keys[s], kind, alias_prob, alias_index, sizes, step_of, num_steps, chain, m,
-                                       local, lam, tau, out[s], per_step[s], stats[s], step, order, perm, A, B,
-                                       rows, totals, row)
+            fallback[s] = fixed_blocks(keys[s], schedule, model, params, prefix, out[s], per_step[s], stats[s],
+                                       scratch)
             nfe[s] = num_steps
 
 
 @numba.njit(cache=True, parallel=True)
-def sample_adaptive(keys, kind, sizes, gamma, local2, tables, chain, m, local, lam, tau,
-                    out, nfe, per_step, fallback, stats):
-    """Adaptive rules with either model (``local2`` picks the order-2 tables)."""
+def sample_adaptive(keys, rule_spec, local2, tables, model, params, prefix, outputs):
+    """Adaptive rules ``rule_spec = (rule, sizes, gamma)`` with either model (``local2`` picks the order-2 tables)."""
+    # One statement per array: numba 0.68 loses writes inside prange to arrays unpacked from a
+    # tuple argument (``a, b = outputs``); tests check every diagnostic.
+    out = outputs[0]
+    nfe = outputs[1]
+    per_step = outputs[2]
+    fallback = outputs[3]
+    stats = outputs[4]
     num_samples = out.shape[0]
     for s in numba.prange(num_samples):
         stats[s, :] = 0.0
         per_step[s, :] = 0
-        fallback[s], nfe[s] = _adaptive(keys[s], kind, sizes, gamma, local2, tables, chain, m, local, lam, tau,
-                                        out[s], per_step[s], stats[s])
+        failed, steps = _adaptive(keys[s], rule_spec, local2, tables, model, params, prefix,
+                                  out[s], per_step[s], stats[s])
+        fallback[s] = failed
+        nfe[s] = steps

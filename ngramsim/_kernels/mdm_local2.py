@@ -8,13 +8,12 @@ position ``i`` whose nearest revealed neighbours are ``a < i < b``
 with ``(mu P^i)[v]`` for the left factor when nothing is revealed on the left
 and 1 for the right factor when nothing is revealed on the right.
 ``q(x_R) > 0`` iff the first revealed token has ``(mu P^i)[x_i] > 0`` and every
-pair of consecutive revealed tokens ``j < k`` has ``P^(k-j)[x_j, x_k] > 0``.
+pair of consecutive revealed tokens ``j < k`` has ``P^(k-j)[x_j, x_k] > 0``; both
+are read from the boolean table ``reach``, never from a float that may underflow.
 
-Tables (:func:`local_tables`) add a virtual token ``V`` at positions ``-1`` and
-``L`` so that every conditional is one product without branches:
-``powers[d, a] = P^d[a, .]`` and ``powers[d, V] = mu P^(d-1)`` (the left edge);
-``powers_t[d, b] = P^d[., b]`` (a contiguous row) and ``powers_t[d, V] = 1``
-(nothing revealed on the right).
+The tables (:mod:`.powers`) add a virtual token ``V`` at positions ``-1`` and
+``L`` so that every conditional is one product without branches; gaps whose
+float factors are not trusted (underflow) are drawn from the log-space tables.
 
 For non-adaptive schedules the step of every position is drawn first; one
 all-nearest-smaller-values pass then gives, for each position, the nearest
@@ -24,7 +23,8 @@ neighbours revealed at earlier steps, so each token costs ``O(V)``.
 import numba
 import numpy as np
 
-from ngramsim._kernels.reverse import draw_theta, draw_uniform, record_kl, theta_row
+from ngramsim._kernels.powers import gap_weights
+from ngramsim._kernels.reverse import draw_theta, draw_uniform, draw_weights, record_kl, theta_row
 from ngramsim._kernels.rng import uniform
 from ngramsim._kernels.steps import assign_steps, positions_by_step
 
@@ -70,11 +70,11 @@ def _neighbours(i, a, b, x, vocab_size, length):
 
 
 @numba.njit(cache=True, forceinline=True)
-def _pair_ok(j, k, x, powers):
+def _pair_ok(j, k, x, reach):
     """The factor of consecutive revealed tokens ``j < k`` (``j = -1``: ``k`` is the first revealed) is positive."""
     if j < 0:
-        return powers[k + 1, powers.shape[1] - 1, x[k]] > 0.0
-    return powers[k - j, x[j], x[k]] > 0.0
+        return reach[k + 1, reach.shape[1] - 1, x[k]]
+    return reach[k - j, x[j], x[k]]
 
 
 #: Sequences advanced in lockstep by :func:`fixed_local2`: their dependency chains are
@@ -93,7 +93,7 @@ def fixed_local2(keys, first, count, kind, alias_prob, alias_index, sizes, step_
     failure switches that sequence to the fallback from its next step on.  The exact-model draw is written out
     here: helper calls taking arrays cost reference counting on every token.
     """
-    powers, powers_t = tables
+    powers, powers_t, reach, inexact = tables[0], tables[1], tables[2], tables[3]
     length = out.shape[1]
     V = powers.shape[2]
     exact = lam == 0.0 and tau == 1.0
@@ -147,10 +147,11 @@ def fixed_local2(keys, first, count, kind, alias_prob, alias_index, sizes, step_
             right[q, i] = b  # strict: the same-step positions to the left read it
             da, xa = (i + 1, V) if a < 0 else (i - a, out[s, a])  # virtual token V at -1
             db, xb = (length - i, V) if b < 0 else (b - i, out[s, b])  # ... and at L
-            if exact:
-                # Branch-free inverse CDF on the unnormalised weights f_c (recomputed rather than
-                # stored): v = #{c : f_0 + ... + f_c <= u * total}, capped at the last positive
-                # weight (rounding); zero weights are never selected.
+            if exact and not (inexact[0, da, xa] or inexact[1, db, xb]):
+                # Trusted float factors: branch-free inverse CDF on the unnormalised weights f_c
+                # (recomputed rather than stored): v = #{c : f_0 + ... + f_c <= u * total}, capped at
+                # the last positive weight (rounding).  Zero weights are never selected, and the
+                # positive ones are exactly the support (q(x_R) > 0 makes it non-empty).
                 total = 0.0
                 for c in range(V):
                     total += powers[da, xa, c] * powers_t[db, xb, c]
@@ -164,28 +165,22 @@ def fixed_local2(keys, first, count, kind, alias_prob, alias_index, sizes, step_
                     below += acc <= target
                     last = c if f > 0.0 else last
                 v = min(below, last)
-                if v < 0:  # no weight at all: unreachable while q(x_R) > 0
-                    v = draw_uniform(V, u)
-                    fails_next[q] = True
+            elif exact:  # a factor underflowed in float64: the same law from the log tables
+                v = draw_weights(w, gap_weights(da, xa, db, xb, tables, w), u)
             else:
-                total = 0.0
-                for c in range(V):
-                    f = powers[da, xa, c] * powers_t[db, xb, c]
-                    w[c] = f
-                    total += f
-                v, kl = draw_theta(w, total, lam, tau, u, row)
+                v, kl = draw_theta(w, gap_weights(da, xa, db, xb, tables, w), lam, tau, u, row)
                 record_kl(stats[s], kl)
             out[s, i] = v
             # New consecutive pairs after this step: (i, b_le) always; (a, i) unless a same-step
             # position p with a < p < i sits between (that pair is p's (p, b_le(p)) check).
-            if b_le >= 0 and powers[b_le - i, v, out[s, b_le]] <= 0.0:
+            if b_le >= 0 and not reach[b_le - i, v, out[s, b_le]]:
                 fails_next[q] = True
             p = order[q, k + 1] if k + 1 < length and step[q, order[q, k + 1]] == t else -1
             if p < a or p < 0:
                 if a < 0:
-                    if powers[i + 1, V, v] <= 0.0:
+                    if not reach[i + 1, V, v]:
                         fails_next[q] = True
-                elif powers[i - a, out[s, a], v] <= 0.0:
+                elif not reach[i - a, out[s, a], v]:
                     fails_next[q] = True
     for q in range(count):
         s = first + q
@@ -197,7 +192,6 @@ def fixed_local2(keys, first, count, kind, alias_prob, alias_index, sizes, step_
 @numba.njit(cache=True)
 def conditionals_local2(x, tables, lam, tau, rows, kls, w, rgt):
     """``rows[i] = p_theta(. | x_R)``, ``kls[i] = KL(q(.|x_R) || p_theta)`` at every masked ``i`` (two sweeps)."""
-    powers, powers_t = tables
     length = x.shape[0]
     V = w.shape[0]
     last = -1
@@ -212,11 +206,7 @@ def conditionals_local2(x, tables, lam, tau, rows, kls, w, rgt):
             last = i
         else:
             da, xa, db, xb = _neighbours(i, last, rgt[i], x, V, length)
-            total = 0.0
-            for c in range(V):
-                w[c] = powers[da, xa, c] * powers_t[db, xb, c]
-                total += w[c]
-            kls[i] = theta_row(w, total, lam, tau, rows[i])
+            kls[i] = theta_row(w, gap_weights(da, xa, db, xb, tables, w), lam, tau, rows[i])
 
 
 @numba.njit(cache=True)
@@ -225,50 +215,13 @@ def check_local2(x, mark, t, tables):
 
     One sweep over consecutive revealed pairs with at least one new member.
     """
-    powers = tables[0]
+    reach = tables[2]
     prev = -1
     for i in range(x.shape[0]):
         if x[i] < 0:
             continue
         if mark[i] == t or (prev >= 0 and mark[prev] == t):
-            if not _pair_ok(prev, i, x, powers):
+            if not _pair_ok(prev, i, x, reach):
                 return False
         prev = i
     return True
-
-
-@numba.njit(cache=True)
-def _fill_tables(transitions, initial, powers, powers_t):
-    size, rows, V = powers.shape  # rows = V + 1: the virtual token V
-    for a in range(V):
-        for b in range(V):
-            powers[0, a, b] = 1.0 if a == b else 0.0
-            powers_t[0, b, a] = powers[0, a, b]
-    powers[0, V, :] = 0.0
-    powers_t[:, V, :] = 1.0
-    for d in range(1, size):
-        for a in range(V):
-            for b in range(V):
-                acc = 0.0
-                for c in range(V):
-                    acc += powers[d - 1, a, c] * transitions[c, b]
-                powers[d, a, b] = acc
-                powers_t[d, b, a] = acc
-        for b in range(V):
-            if d == 1:
-                powers[d, V, b] = initial[b]
-            else:
-                acc = 0.0
-                for c in range(V):
-                    acc += powers[d - 1, V, c] * transitions[c, b]
-                powers[d, V, b] = acc
-
-
-def local_tables(transitions, initial, length):
-    """``(powers, powers_t)`` of shape ``(L + 1, V + 1, V)`` (see the module docstring)."""
-    P = np.ascontiguousarray(transitions, dtype=np.float64)
-    V = P.shape[0]
-    powers = np.empty((length + 1, V + 1, V))
-    powers_t = np.empty((length + 1, V + 1, V))
-    _fill_tables(P, np.ascontiguousarray(initial, dtype=np.float64), powers, powers_t)
-    return powers, powers_t
