@@ -22,7 +22,7 @@ from scipy.stats import binom
 from ngramsim._kernels.adaptive import MARGIN, TOPK, score_key, select
 from ngramsim._kernels.forward_backward import chain_trusted, conditional_marginals_scaled
 from ngramsim._kernels.reverse import theta_row
-from ngramsim._kernels.rng import draw_keys
+from ngramsim._kernels.rng import draw_keys, draw_stream
 from ngramsim._kernels.steps import assign_steps
 from ngramsim._validation import as_generator, check_int
 from ngramsim.information import phi_curve
@@ -109,11 +109,14 @@ def estimate_b1(language: NGramLanguage, length, schedule, num_samples, *, rng, 
     theta = np.empty(V)
     step_of = np.empty(length, dtype=np.int64)
     perm = np.empty(length, dtype=np.int64)
+    schedule_u = np.empty(length)
+    value_u = np.empty(length)
     for s, x in enumerate(xs):
         revealed = np.zeros(length, dtype=bool)
         log_ev = _state(language, x, revealed, P, succ, mu, m, rows)
         if not resolved.is_adaptive:
-            assign_steps(resolved.kind, keys[s], resolved.alias_prob, resolved.alias_index, resolved.sizes,
+            draw_stream(keys[s], schedule_u, value_u)
+            assign_steps(resolved.kind, schedule_u, resolved.alias_prob, resolved.alias_index, resolved.sizes,
                          resolved.step_of, perm, step_of)
         t = 0
         while not revealed.all():
@@ -125,7 +128,7 @@ def estimate_b1(language: NGramLanguage, length, schedule, num_samples, *, rng, 
                     scores[j] = score_key(resolved.kind, theta)
                 size = int(resolved.sizes[t]) if resolved.kind in (TOPK, MARGIN) else 0
                 out = np.empty(length, dtype=np.int64)
-                k = select(resolved.kind, scores, masked, size, resolved.gamma, keys[s], 2 * length + t * length, out)
+                k = select(resolved.kind, scores, masked, size, resolved.gamma, (keys[s], length, t + 1), out)
                 chosen = out[:k]
             else:
                 chosen = np.flatnonzero(step_of == t + 1)

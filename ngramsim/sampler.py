@@ -30,7 +30,7 @@ from ngramsim._kernels.chain import propagate_context_laws
 from ngramsim._kernels.forward_backward import TRUST, chain_trusted
 from ngramsim._kernels.powers import power_tables
 from ngramsim._kernels.reverse import draw_uniform, draw_weights, theta_row
-from ngramsim._kernels.rng import draw_keys, uniform
+from ngramsim._kernels.rng import draw_keys, draw_stream
 from ngramsim._kernels.steps import assign_steps, positions_by_step
 from ngramsim._validation import as_generator, check_int, check_real
 from ngramsim.marginals import chain_arrays, conditional_marginals
@@ -282,6 +282,9 @@ def _run_oracle(language, resolved, key, lam, tau, oracle, x_out, per_step, stat
     x = np.full(L, -1, dtype=np.int64)
     row = np.empty(V)
     failed = False
+    schedule_u = np.empty(L)
+    value_u = np.empty(L)
+    draw_stream(key, schedule_u, value_u)
 
     def draw_step(members, t, rows=None):
         nonlocal failed
@@ -291,7 +294,7 @@ def _run_oracle(language, resolved, key, lam, tau, oracle, x_out, per_step, stat
                 rows = _oracle_rows(oracle, x, members, V, t)
             exact, _ = conditional_marginals(language, np.maximum(x, 0), x >= 0)
         for i in members:
-            u = uniform(key, L + i)
+            u = value_u[i]
             if failed:
                 x[i] = draw_uniform(V, u)
                 continue
@@ -320,7 +323,7 @@ def _run_oracle(language, resolved, key, lam, tau, oracle, x_out, per_step, stat
             keys = np.array([score_key(resolved.kind, theta[i]) for i in masked])
             size = int(resolved.sizes[t]) if resolved.kind in (TOPK, MARGIN) else 0
             sel = np.empty(L, dtype=np.int64)
-            chosen = select(resolved.kind, keys, masked, size, resolved.gamma, key, 2 * L + t * L, sel)
+            chosen = select(resolved.kind, keys, masked, size, resolved.gamma, (key, L, t + 1), sel)
             t += 1
             draw_step(sel[:chosen], t, rows)
         nfe[s] = t
@@ -329,7 +332,7 @@ def _run_oracle(language, resolved, key, lam, tau, oracle, x_out, per_step, stat
         perm = np.empty(L, dtype=np.int64)
         order = np.empty(L, dtype=np.int64)
         counts = np.empty(resolved.num_steps, dtype=np.int64)
-        assign_steps(resolved.kind, key, resolved.alias_prob, resolved.alias_index, resolved.sizes, resolved.step_of, perm, step)
+        assign_steps(resolved.kind, schedule_u, resolved.alias_prob, resolved.alias_index, resolved.sizes, resolved.step_of, perm, step)
         start = positions_by_step(step, resolved.num_steps, counts, order)
         for t in range(resolved.num_steps):
             draw_step(order[start[t] : start[t + 1]], t + 1)

@@ -12,7 +12,7 @@ import math
 import numba
 import numpy as np
 
-from ngramsim._kernels.rng import uniform
+from ngramsim._kernels.rng import tie_counter, uniform
 
 TOPK, MARGIN, EB, ESUM = 3, 4, 5, 6
 TIE = 1e-12
@@ -86,16 +86,18 @@ def _split(rule, keys, candidates, size, gamma, sure, tied):
 
 
 @numba.njit(cache=True)
-def select(rule, keys, candidates, size, gamma, key, counter_base, out):
+def select(rule, keys, candidates, size, gamma, stream, out):
     """Choose the positions to reveal (see :func:`_split`); write them ascending to ``out``, return how many.
 
-    Tied positions are drawn by a partial Fisher-Yates shuffle with ``u(key, counter_base + j)``.
+    ``stream = (key, length, step)``: tied positions are drawn by a partial Fisher-Yates
+    shuffle with the step's tie-breaking uniforms (:func:`.rng.tie_counter`).
     """
+    key, length, step = stream
     n = candidates.shape[0]
     tied = np.empty(n, dtype=np.int64)
     k, chosen, num_tied = _split(rule, keys, candidates, size, gamma, out, tied)
     for j in range(k - chosen):
-        pick = j + int(uniform(key, counter_base + j) * (num_tied - j))
+        pick = j + int(uniform(key, tie_counter(length, step, j)) * (num_tied - j))
         if pick >= num_tied:
             pick = num_tied - 1
         tmp = tied[j]

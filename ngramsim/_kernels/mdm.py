@@ -12,7 +12,7 @@ from ngramsim._kernels.adaptive import MARGIN, TOPK, score_key, select
 from ngramsim._kernels.mdm_blocks import check_blocks, conditionals_blocks, fixed_blocks
 from ngramsim._kernels.mdm_local2 import LOCKSTEP, check_local2, conditionals_local2, fixed_local2
 from ngramsim._kernels.reverse import draw_uniform, draw_weights, record_kl
-from ngramsim._kernels.rng import uniform
+from ngramsim._kernels.rng import uniform_pair
 
 # Samples are dealt to this many chunks, each with its own scratch.
 _CHUNKS = 64
@@ -63,11 +63,11 @@ def _adaptive(key, rule_spec, local2, tables, model, params, prefix, x, per_step
         for j in range(n):
             keys[j] = score_key(rule, rows[masked[j]])
         size = sizes[t] if (rule == TOPK or rule == MARGIN) else 0
-        chosen = select(rule, keys[:n], masked, size, gamma, key, 2 * length + t * length, sel)
+        chosen = select(rule, keys[:n], masked, size, gamma, (key, length, t + 1), sel)
         t += 1
         for j in range(chosen):
             i = sel[j]
-            u = uniform(key, length + i)
+            u = uniform_pair(key, i)[1]
             if failed:
                 x[i] = draw_uniform(V, u)
             else:
@@ -139,7 +139,7 @@ def sample_windows(keys, schedule, model, params, prefix, outputs):
     for c in numba.prange(chunks):
         scratch = (np.empty(length, dtype=np.int64), np.empty(length, dtype=np.int64),
                    np.empty(length, dtype=np.int64), np.empty((length + 1, K)), np.empty((length + 1, K)),
-                   np.empty((length, V)), np.empty(length), np.empty(V))
+                   np.empty((length, V)), np.empty(length), np.empty(V), np.empty(length), np.empty(length))
         for s in range(c, num_samples, chunks):
             stats[s, :] = 0.0
             per_step[s, :] = 0

@@ -38,7 +38,7 @@ from ngramsim._kernels.forward_backward import (
     window_log,
 )
 from ngramsim._kernels.reverse import draw_theta, draw_uniform, record_kl, theta_row
-from ngramsim._kernels.rng import uniform
+from ngramsim._kernels.rng import draw_stream
 from ngramsim._kernels.steps import assign_steps, positions_by_step
 
 
@@ -190,16 +190,17 @@ def fixed_blocks(key, schedule, model, params, prefix, x, per_step, stats, scrat
     """One sequence under a non-adaptive schedule; returns whether the fallback was used.
 
     ``schedule = (kind, alias_prob, alias_index, sizes, step_of, num_steps)``, ``params =
-    (lam, tau)``, ``scratch = (step, order, perm, A, B, rows, totals, row)``.
+    (lam, tau)``, ``scratch = (step, order, perm, A, B, rows, totals, row, schedule_u, value_u)``.
     """
     kind, alias_prob, alias_index, sizes, step_of, num_steps = schedule
     lam, tau = params
-    step, order, perm, A, B, rows, totals, row = scratch
+    step, order, perm, A, B, rows, totals, row, schedule_u, value_u = scratch
     local = model[5]
     length = x.shape[0]
     V = row.shape[0]
     x[:] = -1
-    assign_steps(kind, key, alias_prob, alias_index, sizes, step_of, perm, step)
+    draw_stream(key, schedule_u, value_u)
+    assign_steps(kind, schedule_u, alias_prob, alias_index, sizes, step_of, perm, step)
     start = positions_by_step(step, num_steps, per_step, order)
     failed = False
     first_rev = length
@@ -214,7 +215,7 @@ def fixed_blocks(key, schedule, model, params, prefix, x, per_step, stats, scrat
             failed = not ok  # exact: q(x_R) = 0 cannot reach here, but a user oracle could
         for j in range(members.shape[0]):
             i = members[j]
-            u = uniform(key, length + i)
+            u = value_u[i]
             if failed:
                 x[i] = draw_uniform(V, u)
             else:

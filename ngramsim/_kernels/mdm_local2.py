@@ -25,7 +25,7 @@ import numpy as np
 
 from ngramsim._kernels.powers import gap_weights
 from ngramsim._kernels.reverse import draw_theta, draw_uniform, draw_weights, record_kl, theta_row
-from ngramsim._kernels.rng import uniform
+from ngramsim._kernels.rng import draw_stream
 from ngramsim._kernels.steps import assign_steps, positions_by_step
 
 
@@ -104,6 +104,8 @@ def fixed_local2(keys, first, count, kind, alias_prob, alias_index, sizes, step_
     left = np.empty((count, length), dtype=np.int64)
     right = np.empty((count, length), dtype=np.int64)
     perm = np.empty(length + 2, dtype=np.int64)
+    schedule_u = np.empty(length)
+    value_u = np.empty((count, length))
     w = np.empty(V)
     row = np.empty(V)
     current = np.zeros(count, dtype=np.int64)
@@ -112,7 +114,8 @@ def fixed_local2(keys, first, count, kind, alias_prob, alias_index, sizes, step_
     fails_next = np.zeros(count, dtype=np.bool_)
     for q in range(count):
         s = first + q
-        assign_steps(kind, keys[s], alias_prob, alias_index, sizes, step_of, perm, step[q])
+        draw_stream(keys[s], schedule_u, value_u[q])
+        assign_steps(kind, schedule_u, alias_prob, alias_index, sizes, step_of, perm, step[q])
         start[:] = positions_by_step(step[q], num_steps, per_step[s], order[q])
         # Within a step the draws go right to left, so each position finds its strict right
         # neighbour through the same-step position after it: reverse each step's run in place.
@@ -137,7 +140,7 @@ def fixed_local2(keys, first, count, kind, alias_prob, alias_index, sizes, step_
                     last_valid[q] = current[q]
                 fails_next[q] = False
                 current[q] = t
-            u = uniform(keys[s], length + i)
+            u = value_u[q, i]
             if failed[q]:
                 out[s, i] = draw_uniform(V, u)
                 continue

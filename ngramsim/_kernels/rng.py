@@ -24,11 +24,14 @@ four 32-bit output words give two uniforms with 53 random bits each, see
 ``uniform_pair``.  Philox is checked against Random123's published
 known-answer vectors in ``tests/test_rng.py``.
 
-Counter layout for a sequence of length ``L`` (shared by every sampler path):
+Block layout for a sequence of length ``L`` (shared by every sampler path):
 
-* ``[0, L)``: schedule randomness (Bernoulli step of position ``i``, Fisher-Yates swaps);
-* ``[L, 2L)``: the value drawn at position ``i`` uses counter ``L + i``;
-* ``2L + (t - 1) L + j``: tie-breaking at step ``t`` (adaptive schedules).
+* block ``i < L``: first uniform = schedule randomness number ``i`` (the Bernoulli
+  step of position ``i``, or Fisher-Yates swap ``i``), second uniform = the value
+  drawn at position ``i`` (:func:`draw_stream` fills both, in a loop the compiler
+  vectorises);
+* block ``t L + j`` (``t >= 1``): first uniform = tie-breaking draw ``j`` of step
+  ``t`` (adaptive schedules; :func:`tie_counter`).
 """
 
 import numba
@@ -143,6 +146,19 @@ def uniform_pair(key, counter):
     """
     w0, w1, w2, w3 = _block(key, counter)
     return _to_unit(w0, w1), _to_unit(w2, w3)
+
+
+@numba.njit(cache=True)
+def draw_stream(key, schedule_u, value_u):
+    """``schedule_u[i], value_u[i] = uniform_pair(key, i)`` for ``i < len(schedule_u)``: blocks ``0 .. L-1``."""
+    for i in range(schedule_u.shape[0]):
+        schedule_u[i], value_u[i] = uniform_pair(key, i)
+
+
+@numba.njit(cache=True, inline="always")
+def tie_counter(length, step, j):
+    """The block of tie-breaking draw ``j`` at step ``step >= 1`` of a sequence of length ``length``."""
+    return step * length + j
 
 
 def draw_keys(gen: np.random.Generator, num_samples: int) -> np.ndarray:

@@ -3,19 +3,19 @@
 import numba
 import numpy as np
 
-from ngramsim._kernels.rng import uniform
-
 BERNOULLI, COUNTS, ORDER = 0, 1, 2
 
 
 @numba.njit(cache=True)
-def assign_steps(kind, key, alias_prob, alias_index, sizes, step_of, perm, out):
+def assign_steps(kind, u, alias_prob, alias_index, sizes, step_of, perm, out):
     """Fill ``out[i]`` with the 1-based step at which position ``i`` is revealed.
 
+    ``u`` holds the sequence's schedule uniforms (:func:`.rng.draw_stream`).
+
     * Bernoulli: step ``t`` with probability ``w_t``, by Walker's alias method on one
-      uniform ``u(key, i)``: ``j = floor(N u)``, then ``j`` if ``N u - j < alias_prob[j]``
+      uniform ``u[i]``: ``j = floor(N u)``, then ``j`` if ``N u - j < alias_prob[j]``
       else ``alias_index[j]`` (tables from :func:`alias_table`).
-    * Counts: a uniformly random permutation (Fisher-Yates with ``u(key, i)``,
+    * Counts: a uniformly random permutation (Fisher-Yates with ``u[i]``,
       ``i = 0 .. L-2``); its first ``s_1`` entries get step 1, the next ``s_2`` step 2, ...
     * Explicit order: ``out = step_of``.
 
@@ -25,7 +25,7 @@ def assign_steps(kind, key, alias_prob, alias_index, sizes, step_of, perm, out):
     if kind == BERNOULLI:
         N = alias_prob.shape[0]
         for i in range(length):
-            x = uniform(key, i) * N
+            x = u[i] * N
             j = min(int(x), N - 1)
             out[i] = 1 + (j if x - j < alias_prob[j] else alias_index[j])
     elif kind == COUNTS and sizes.shape[0] == 1:
@@ -34,7 +34,7 @@ def assign_steps(kind, key, alias_prob, alias_index, sizes, step_of, perm, out):
         for i in range(length):
             perm[i] = i
         for i in range(length - 1):
-            j = i + int(uniform(key, i) * (length - i))
+            j = i + int(u[i] * (length - i))
             if j >= length:
                 j = length - 1
             tmp = perm[i]
