@@ -253,3 +253,70 @@ def exact_mdm_law(language, length, spec, *, learning_error=0.0, temperature=1.0
     recurse(tuple([-1] * length), 0, 1.0)
     ser = float(law[q == 0].sum())
     return law, ser
+
+
+# ------------------------------------------------------------------ log space, any length
+def _log(a):
+    with np.errstate(divide="ignore"):
+        return np.log(np.asarray(a, dtype=np.float64))
+
+
+def log_matrix_powers(language, max_power):
+    """``log P^d`` for ``d = 0 .. max_power`` of an order-2 language, by log-sum-exp products (no underflow)."""
+    from scipy.special import logsumexp
+
+    logP = _log(language.transitions)
+    V = logP.shape[0]
+    out = np.empty((max_power + 1, V, V))
+    out[0] = np.where(np.eye(V, dtype=bool), 0.0, -np.inf)
+    for d in range(1, max_power + 1):
+        out[d] = logsumexp(out[d - 1][:, :, None] + logP[None, :, :], axis=1)
+    return out
+
+
+def log_conditionals(language, tokens, revealed):
+    """``(log q(x_i = v, x_R) for all i, v; log q(x_R))`` by a plain log-space forward-backward.
+
+    Literal recursion over contexts with numpy's ``logaddexp`` (no scaling, so zeros are
+    exact); rows of revealed positions are left as they come out (``-inf`` off the value).
+    """
+    V, n = language.vocab_size, language.order
+    L = len(tokens)
+    logP = _log(language.transitions)
+    obs = [[v for v in range(V) if not revealed[i] or v == tokens[i]] for i in range(L)]
+    if n == 1:
+        rows = np.full((L, V), -np.inf)
+        for i in range(L):
+            rows[i, obs[i]] = logP[0, obs[i]]
+        per = np.logaddexp.reduce(rows, axis=1)
+        total = per.sum()
+        return rows - per[:, None] + total, total
+    m = n - 1
+    K = V**m
+    logmu = _log(language.initial)
+    # alpha[i][c]: log P(x_0..x_i consistent, s_i = c), s_i = context after position i (i >= m-1).
+    alpha = np.full((L, K), -np.inf)
+    for c in range(K):
+        digits = [(c // V ** (m - 1 - j)) % V for j in range(m)]
+        if all(d in obs[j] for j, d in enumerate(digits)):
+            alpha[m - 1, c] = logmu[c]
+    for i in range(m, L):
+        for c in range(K):
+            for v in obs[i]:
+                t = (c * V + v) % K
+                alpha[i, t] = np.logaddexp(alpha[i, t], alpha[i - 1, c] + logP[c, v])
+    beta = np.full((L, K), -np.inf)
+    beta[L - 1] = 0.0
+    for i in range(L - 1, m - 1, -1):
+        for c in range(K):
+            terms = [logP[c, v] + beta[i, (c * V + v) % K] for v in obs[i]]
+            beta[i - 1, c] = np.logaddexp.reduce(terms) if terms else -np.inf
+    rows = np.full((L, V), -np.inf)
+    for i in range(L):
+        for v in obs[i]:
+            if i >= m:
+                terms = [alpha[i - 1, c] + logP[c, v] + beta[i, (c * V + v) % K] for c in range(K)]
+            else:
+                terms = [alpha[m - 1, c] + beta[m - 1, c] for c in range(K) if (c // V ** (m - 1 - i)) % V == v]
+            rows[i, v] = np.logaddexp.reduce(terms)
+    return rows, np.logaddexp.reduce(alpha[L - 1])
