@@ -23,11 +23,11 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import entr, gammaln
+from scipy.special import entr
 
 from ngramsim._kernels.chain import propagate_context_laws
 from ngramsim._kernels.forward_backward import chain_trusted, log_evidence
-from ngramsim._kernels.information import local_conditional_entropies
+from ngramsim._kernels.information import gap_row_entropies, local_conditional_entropies, phi_from_gaps
 from ngramsim._validation import as_generator, check_int
 from ngramsim.marginals import chain_arrays
 from ngramsim.sources import NGramLanguage
@@ -52,6 +52,13 @@ ENUMERATION_LIMIT = 2**20
 LOCAL_WINDOW_LIMIT = 2**26
 #: Largest Monte Carlo job (elementary operations, roughly) accepted before refusing with advice.
 MONTE_CARLO_BUDGET = 2e10
+
+
+def _check_exact_budget(cost, what):
+    if cost > MONTE_CARLO_BUDGET:
+        raise ValueError(
+            f"{what} would take about {cost:.1e} operations (limit {MONTE_CARLO_BUDGET:.0e}); lower length"
+        )
 
 
 def _check_budget(cost, what):
@@ -118,16 +125,6 @@ def _joint(language, length):
 
     xs = all_sequences(language.vocab_size, length)
     return np.exp(language.log_prob(xs)).reshape((language.vocab_size,) * length)
-
-
-def _powers(P, length):
-    """``P^d`` for ``d = 0 .. L-1``, shape ``(L, V, V)``."""
-    V = P.shape[0]
-    out = np.empty((length, V, V))
-    out[0] = np.eye(V)
-    for d in range(1, length):
-        out[d] = out[d - 1] @ P
-    return out
 
 
 def _order2_subset_entropy(language, length, items):
@@ -246,32 +243,17 @@ def sum_mutual_information(language, length, **kwargs) -> Measure:
     return Measure(tc.value + dtc.value, dtc.stderr, dtc.method, dtc.num_samples)
 
 
-def _log_binomial(n, k):
-    n = np.asarray(n, dtype=float)
-    k = np.asarray(k, dtype=float)
-    with np.errstate(invalid="ignore"):
-        out = gammaln(n + 1) - gammaln(k + 1) - gammaln(n - k + 1)
-    return np.where((k < 0) | (k > n), -np.inf, out)
-
-
 def _phi_order2(language, length):
     """``Phi(k)`` for order <= 2 in ``O(L^2 + L V^3)``: first revealed token plus consecutive pairs by gap."""
+    _check_exact_budget(length * length, "Phi (exact, order 2)")
     P, _, _, _ = chain_arrays(language)
     marg = language.token_marginals(length)
     h_first = entr(marg).sum(axis=1)  # H(X_a)
-    powers = _powers(P, length)
-    row_h = entr(powers).sum(axis=2)  # (L, V): H(P^d[u, .])
-    prefix = np.vstack([np.zeros((1, marg.shape[1])), np.cumsum(marg, axis=0)])  # sum_{a < n} q(x_a)
-    gaps = np.arange(1, length)
-    G = np.array([prefix[length - d] @ row_h[d] for d in gaps])  # sum_a h(a, a + d)
-    phi = np.zeros(length + 1)
-    a = np.arange(length)
-    for k in range(1, length + 1):
-        log_total = _log_binomial(length, k)
-        first = np.exp(_log_binomial(length - 1 - a, k - 1) - log_total) @ h_first
-        pairs = np.exp(_log_binomial(length - gaps - 1, k - 2) - log_total) @ G if k >= 2 else 0.0
-        phi[k] = first + pairs
-    return phi
+    row_h = gap_row_entropies(P, length, np.empty((length, P.shape[0])))  # H(P^d[u, .])
+    prefix = np.cumsum(marg, axis=0)  # prefix[n - 1] = sum_{a < n} q(x_a)
+    gaps = np.zeros(length)
+    gaps[1:] = np.einsum("du,du->d", prefix[length - 1 - np.arange(1, length)], row_h[1:])  # sum_a h(a, a + d)
+    return phi_from_gaps(h_first, gaps, np.empty(length + 1))
 
 
 def phi_curve(language, length, *, base=None, method="auto", num_samples=200, rng=None):

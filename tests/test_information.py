@@ -147,3 +147,37 @@ def test_monte_carlo_refuses_jobs_beyond_budget():
     language = build_language(16, 4, 0.0, "dirichlet", seed=0)
     with pytest.raises(ValueError, match="Phi by Monte Carlo would take about .* lower num_samples or length"):
         phi_curve(language, 400, num_samples=1000, rng=0)
+
+
+@given(st.integers(1, 60), st.integers(0, 2**31))
+def test_phi_kernel_equals_binomial_sums(length, seed):
+    # phi_from_gaps evaluates its binomial weights by ratio recurrences; the reference sums
+    # the same weights written with math.comb (exact integers), term by term.
+    from ngramsim._kernels.information import phi_from_gaps
+
+    gen = np.random.default_rng(seed)
+    h_first, gaps = gen.random(length), gen.random(length)
+    got = phi_from_gaps(h_first, gaps, np.empty(length + 1))
+    for k in range(length + 1):
+        total = math.comb(length, k)
+        first = sum(math.comb(length - 1 - a, k - 1) * h_first[a] for a in range(length)) if k >= 1 else 0.0
+        pairs = sum(math.comb(length - d - 1, k - 2) * gaps[d] for d in range(1, length)) if k >= 2 else 0.0
+        assert got[k] == pytest.approx((first + pairs) / total, rel=1e-12, abs=1e-15)
+
+
+@given(st.integers(2, 5), st.integers(0, 2**31))
+def test_gap_row_entropies_equal_matrix_powers(V, seed):
+    from scipy.special import entr
+
+    from ngramsim._kernels.information import gap_row_entropies
+
+    language = build_language(V, 2, 0.3, "stationary", seed % 1000)
+    P = np.array(language.transitions)
+    got = gap_row_entropies(P, 40, np.empty((40, V)))
+    for d in range(40):
+        np.testing.assert_allclose(got[d], entr(np.linalg.matrix_power(P, d)).sum(axis=1), rtol=1e-9, atol=1e-12)
+
+
+def test_exact_phi_refuses_beyond_budget():
+    with pytest.raises(ValueError, match="Phi .exact, order 2. would take"):
+        phi_curve(window_language(4, 2), 200_000)

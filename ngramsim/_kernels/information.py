@@ -75,3 +75,53 @@ def local_conditional_entropies(laws, transitions, successor, initial, m, out):
                     acc += _conditional_entropy_term(probs, total)
         out[i] = acc
     return out
+
+
+@numba.njit(cache=True)
+def gap_row_entropies(transitions, length, out):
+    """``out[d, u] = H(P^d[u, .])`` (nats) for ``d = 0 .. length-1``, one ``V x V`` power at a time."""
+    V = transitions.shape[0]
+    power = np.eye(V)
+    nxt = np.empty((V, V))
+    for d in range(length):
+        for u in range(V):
+            acc = 0.0
+            for v in range(V):
+                p = power[u, v]
+                if p > 0.0:
+                    acc -= p * math.log(p)
+            out[d, u] = acc
+        for u in range(V):
+            for v in range(V):
+                s = 0.0
+                for c in range(V):
+                    s += power[u, c] * transitions[c, v]
+                nxt[u, v] = s
+        power[:, :] = nxt
+    return out
+
+
+@numba.njit(cache=True)
+def phi_from_gaps(h_first, gap_terms, out):
+    """``out[k] = sum_a h_first[a] P(min A = a) + sum_d gap_terms[d] C(L-d-1, k-2) / C(L, k)`` for ``|A| = k``.
+
+    ``P(min A = a) = C(L-1-a, k-1) / C(L, k)`` for a uniformly random ``k``-subset of ``0 .. L-1``;
+    a pair ``(a, a + d)`` is consecutive in ``A`` with probability ``C(L-d-1, k-2) / C(L, k)``
+    (``gap_terms[d]`` already sums over ``a``; index 0 unused).  Both are evaluated by their
+    ratio recurrences in ``a`` and ``d``: ``O(L^2)`` multiply-adds, relative error ``O(L eps)``.
+    """
+    L = h_first.shape[0]
+    out[0] = 0.0
+    for k in range(1, L + 1):
+        acc = 0.0
+        w = k / L  # P(min A = 0)
+        for a in range(L - k + 1):
+            acc += w * h_first[a]
+            w *= (L - a - k) / (L - 1 - a) if a < L - 1 else 0.0
+        if k >= 2:
+            v = k * (k - 1) / (L * (L - 1.0))  # gap d = 1
+            for d in range(1, L - k + 2):
+                acc += v * gap_terms[d]
+                v *= (L - d - k + 1) / (L - d - 1) if d < L - 1 else 0.0
+        out[k] = acc
+    return out
