@@ -148,8 +148,9 @@ def sample_mdm(
     if not isinstance(language, NGramLanguage):
         raise TypeError(f"language must be an NGramLanguage, got {type(language).__name__}")
     length = language.check_length(length)
-    resolved = parse_schedule(schedule).resolve(length)
-    spec = parse_schedule(schedule).spec
+    parsed = parse_schedule(schedule)
+    resolved = parsed.resolve(length)
+    spec = parsed.spec
     num_samples = check_int(num_samples, "num_samples", minimum=1)
     lam, tau = _check_model_params(learning_error, temperature)
     if method not in _METHODS:

@@ -184,20 +184,27 @@ class Schedule:
                     raise ValueError(f"schedule {self.spec!r}: counts must sum to length={L}, got {int(sizes.sum())}")
             return ResolvedSchedule(COUNTS, len(sizes), L, sizes=sizes)
         if self.kind == ORDER:
-            partition = tuple((i,) for i in range(L)) if self.autoregressive else self.partition
-            step_of = np.zeros(L, dtype=np.int64)
-            for t, block in enumerate(partition, start=1):
-                for i in block:
-                    if i >= L:
-                        raise ValueError(f"schedule {self.spec!r}: position {i} is out of range for length={L}")
-                    if step_of[i]:
-                        raise ValueError(f"schedule {self.spec!r}: position {i} appears twice; the order must partition 0..{L - 1}")
-                    step_of[i] = t
-            missing = np.flatnonzero(step_of == 0)
-            if len(missing):
+            if self.autoregressive:
+                return ResolvedSchedule(ORDER, L, L, step_of=np.arange(1, L + 1, dtype=np.int64))
+            partition = self.partition
+            positions = np.fromiter((i for block in partition for i in block), dtype=np.int64)
+            steps = np.repeat(np.arange(1, len(partition) + 1, dtype=np.int64), [len(b) for b in partition])
+            if positions.size and positions.max() >= L:
+                bad = int(positions[np.argmax(positions >= L)])
+                raise ValueError(f"schedule {self.spec!r}: position {bad} is out of range for length={L}")
+            seen = np.bincount(positions, minlength=L)
+            if np.any(seen > 1):
                 raise ValueError(
-                    f"schedule {self.spec!r}: position {int(missing[0])} is never revealed; the order must partition 0..{L - 1}"
+                    f"schedule {self.spec!r}: position {int(np.argmax(seen > 1))} appears twice; "
+                    f"the order must partition 0..{L - 1}"
                 )
+            if np.any(seen == 0):
+                raise ValueError(
+                    f"schedule {self.spec!r}: position {int(np.argmax(seen == 0))} is never revealed; "
+                    f"the order must partition 0..{L - 1}"
+                )
+            step_of = np.zeros(L, dtype=np.int64)
+            step_of[positions] = steps
             return ResolvedSchedule(ORDER, len(partition), L, step_of=step_of)
         if self.kind in (TOPK, MARGIN):
             if self.num_steps > L:

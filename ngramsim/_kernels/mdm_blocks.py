@@ -147,6 +147,18 @@ def weights_for(x, positions, model, edges, prefix, A, B, w_rows, totals):
             end += 1
         shared = shared or end - j >= 2
         members = positions[j:end]
+        lo, _, ctx, last = window
+        if ctx >= 0 and end - j == 1 and members[0] == lo and last < lo:
+            # Right after a run of n-1 revealed tokens with nothing revealed further on (every
+            # step of `ar`): the conditional is the transition row of that context, exactly.
+            P = model[0]
+            total = 0.0
+            for v in range(P.shape[1]):
+                w_rows[j, v] = P[ctx, v]
+                total += P[ctx, v]
+            totals[j] = total
+            j = end
+            continue
         status = _group_scaled(x, members, window, model, edges, prefix, A, B, w_rows[j:end], totals[j:end])
         if status < 0:
             status = 1 if _group_log(x, members, window, model, w_rows[j:end], totals[j:end]) else 0
