@@ -150,7 +150,9 @@ def exact_law(language: NGramLanguage, length, schedule, *, learning_error=0.0, 
     V = language.vocab_size
     size = check_exact_size(language, length)
     xs = all_sequences(V, length)
-    q = np.exp(language.log_prob(xs))
+    log_q = language.log_prob(xs)
+    _check_representable(log_q > -np.inf, log_q, "q(x)")
+    q = np.exp(log_q)
     Ev = _k.evidence_table(q, V, length)
     use_oracle = oracle is not None
     oracle_rows = _oracle_table(language, length, oracle, Ev, size) if use_oracle else np.zeros((1, length, V))
@@ -171,7 +173,27 @@ def exact_law(language: NGramLanguage, length, schedule, *, learning_error=0.0, 
         LK = np.zeros((2**length, length))
         _k.subset_tables(Ev, oracle_rows, use_oracle, lam, tau, V, length, H, LK)
         _k.b1_fixed(kind, resolved.weights, resolved.sizes, resolved.step_of, resolved.num_steps, H, LK, length, tc, lk)
+    # A valid sequence always has positive probability under the sampler (its own reveal order
+    # draws each token from a conditional that is positive on it), so p(x) = 0 is underflow.
+    _check_representable(log_q > -np.inf, np.where(law > 0, 0.0, -np.inf), "p(x)")
     return _summarise(language, q, law, stats, tc, lk, parsed.spec, length, lam, tau)
+
+
+#: The exact engine works in float64; it refuses languages where a valid sequence's probability
+#: falls below this (2^-960), since sums and ratios of such numbers are no longer exact to rounding.
+REPRESENTABLE = 2.0**-960
+
+
+def _check_representable(valid, log_values, what):
+    """Refuse, naming the remedy, when some valid sequence's ``what`` underflows float64's normal range."""
+    low = valid & (log_values < np.log(REPRESENTABLE))
+    if np.any(low):
+        worst = float(np.min(log_values[valid]))
+        raise ValueError(
+            f"exact engine: {what} of a valid sequence is below float64's normal range "
+            f"(log {what} = {worst:.1f} < log 2^-960); its support would be decided from an underflowing "
+            "float. Use the Monte Carlo sampler (sample_mdm), whose conditionals are exact in log space."
+        )
 
 
 def _summarise(language, q, p, stats, tc, lk, spec, length, lam, tau) -> ExactResult:

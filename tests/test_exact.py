@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ngramsim import ExactOracle, window_language
+from ngramsim import ExactOracle, NGramLanguage, window_language
 from ngramsim.exact import EXACT_STATE_LIMIT, exact_law
 from ngramsim.information import total_correlation
 from tests import reference
@@ -146,3 +146,12 @@ def test_c3_lower_bound_for_one_token_per_step_orders(perm, lam):
     spec = "order:" + ";".join(str(i) for i in perm)
     r = exact_law(window_language(V, m), L, spec, learning_error=lam)
     assert r.ser >= 1 - (1 - lam * (V - m) / V) ** (L // 2) - 1e-12
+
+
+def test_exact_engine_refuses_probabilities_below_float_range():
+    # Three transitions of probability 1e-110 give a valid sequence with q(x) ~ 1e-330: its
+    # support must not be decided from a float (the Monte Carlo sampler handles it in log space).
+    language = NGramLanguage(np.array([[1 - 1e-110, 1e-110], [0.5, 0.5]]), np.array([0.5, 0.5]))
+    assert exact_law(language, 4, "uniform:2").ser >= 0  # 1e-220: representable
+    with pytest.raises(ValueError, match="below float64's normal range"):
+        exact_law(language, 7, "uniform:2")
