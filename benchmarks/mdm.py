@@ -10,7 +10,9 @@ repeats, with ``numba`` on one thread so that ratios compare like with like:
    forward-backward every step) at ``N = L`` (target >= 10x), and against ancestral at
    ``N in {16, 256, L}`` (goal <= 50 for order 3, V <= 4, N <= 256);
 3. growth: time per sequence for ``L = 256 .. 16384`` at ``N = L/4``, log-log slope
-   (targets <= 1.15 for order 2, <= 1.6 for order 3).
+   (targets <= 1.15 for order 2, <= 1.6 for order 3);
+4. windows open on one side: order >= 3 ``ar`` against ancestral sampling for ``L = 2000 ..
+   32000`` (target <= 20, and flat in ``L``: no pass over the masked side of a window).
 """
 
 import numba
@@ -72,6 +74,23 @@ def _growth(quick):
         print(f"order {order}, V = {V}: {row}  slope {slope:.3f}")
 
 
+def _one_sided(quick):
+    lengths = [2000, 8000] if quick else [2000, 8000, 32000]
+    print("\n4. ar at orders 3-4 (1 thread): time per token / ancestral, and the log-log slope in L")
+    for order, V in ((3, 4), (3, 8), (4, 4)):
+        language = dirichlet_language(V, order, concentration=0.5, rng=0)
+        ratios, times = [], []
+        for L in lengths:
+            M = max(2, (16000 if quick else 64000) // L)
+            best = best_times({"ancestral": lambda: language.sample(L, M, rng=1),
+                               "ar": lambda: sample_mdm(language, L, "ar", M, rng=1)}, 2 if quick else 3)
+            ratios.append(best["ar"] / best["ancestral"])
+            times.append(best["ar"] / M)
+        slope = np.polyfit(np.log(lengths), np.log(times), 1)[0]
+        row = "  ".join(f"L={L}: {r:5.1f}x" for L, r in zip(lengths, ratios))
+        print(f"order {order}, V = {V}: {row}  slope {slope:.3f}")
+
+
 def run(quick=False):
     threads = numba.get_num_threads()
     numba.set_num_threads(1)
@@ -79,6 +98,7 @@ def run(quick=False):
         _order2(quick)
         _higher_orders(quick)
         _growth(quick)
+        _one_sided(quick)
     finally:
         numba.set_num_threads(threads)
     print(f"\n(all-thread runs scale both sides alike; {threads} threads available)")
