@@ -9,8 +9,12 @@ Four kinds:
    ``poly:N:p`` (``alpha = 1 - t^p``), or any callable via :meth:`Schedule.bernoulli`.
 2. *Fixed counts*: ``counts:s1,s2,...`` (``sum s_t = L``), ``uniform:N``; each
    ``S_t`` is a uniformly random ``s_t``-subset of the masked positions.
+   ``grow:N`` and ``shrink:N`` are count schedules whose sizes grow (shrink)
+   geometrically: the revealed count after step ``t`` is about ``L^(t/N)``
+   (THEORY B5; :func:`geometric_sizes`).
 3. *Explicit order*: ``order:0,3;1,2;4`` (0-based positions, steps separated by
-   ``;``), ``ar`` = ``({0}, {1}, ..., {L-1})``.
+   ``;``), ``ar`` = ``({0}, {1}, ..., {L-1})``, ``stride:s`` = ``({0, s, 2s, ...},
+   {1, s+1, ...}, ..., {s-1, 2s-1, ...})`` (THEORY C2', ``min(s, L)`` steps).
 4. *Adaptive*: ``topk:N``, ``margin:N``, ``eb:gamma``, ``esum:gamma``, scored on
    the model's predictive marginals, ties (within 1e-12) broken uniformly at random.
 
@@ -28,11 +32,11 @@ import numpy as np
 from ngramsim._kernels.steps import alias_table
 from ngramsim._validation import check_int
 
-__all__ = ["Schedule", "ResolvedSchedule", "parse_schedule", "uniform_sizes", "SCHEDULE_GRAMMAR"]
+__all__ = ["Schedule", "ResolvedSchedule", "parse_schedule", "uniform_sizes", "geometric_sizes", "SCHEDULE_GRAMMAR"]
 
 SCHEDULE_GRAMMAR = (
-    "ar, linear:N, cosine:N, poly:N:p, counts:s1,s2,..., uniform:N, order:0,3;1,2;4, "
-    "topk:N, margin:N, eb:gamma, esum:gamma"
+    "ar, linear:N, cosine:N, poly:N:p, counts:s1,s2,..., uniform:N, grow:N, shrink:N, "
+    "order:0,3;1,2;4, stride:s, topk:N, margin:N, eb:gamma, esum:gamma"
 )
 
 # Kind codes shared with the kernels.
@@ -63,6 +67,23 @@ def uniform_sizes(length: int, num_steps: int) -> np.ndarray:
     sizes = np.full(num_steps, length // num_steps, dtype=np.int64)
     sizes[: length % num_steps] += 1
     return sizes
+
+
+def geometric_sizes(length: int, num_steps: int, *, growing: bool = True) -> np.ndarray:
+    """Step sizes of ``grow:N`` (``growing``) and ``shrink:N`` (the same, reversed).
+
+    The revealed count after step ``t`` is ``e_t = round(L^(t/N))``, moved up to ``e_(t-1) + 1``
+    where rounding would leave a step empty and down to ``L - (N - t)`` where it would leave a
+    later step empty, so that every size is ``>= 1`` and they sum to ``L`` (``N <= L``).  Each
+    step of ``grow:N`` multiplies the revealed count by about ``L^(1/N)``: small steps first.
+    """
+    ends = np.empty(num_steps + 1, dtype=np.int64)
+    ends[0] = 0
+    for t in range(1, num_steps + 1):
+        target = int(round(length ** (t / num_steps)))
+        ends[t] = min(max(target, ends[t - 1] + 1), length - (num_steps - t))
+    sizes = np.diff(ends)
+    return sizes if growing else sizes[::-1].copy()
 
 
 @dataclass(frozen=True)
@@ -119,6 +140,8 @@ class Schedule:
     partition: tuple | None = None
     autoregressive: bool = False
     gamma: float = 0.0
+    stride: int | None = None
+    geometric: str | None = None
 
     @classmethod
     def bernoulli(cls, alpha, num_steps, *, name=None) -> Schedule:
@@ -174,6 +197,11 @@ class Schedule:
             prob, index = alias_table(w)
             return ResolvedSchedule(BERNOULLI, self.num_steps, L, weights=w, alias_prob=prob, alias_index=index)
         if self.kind == COUNTS:
+            if self.geometric:
+                if self.num_steps > L:
+                    raise ValueError(f"schedule {self.spec!r}: {self.geometric}:N needs N <= length={L}, got N={self.num_steps}")
+                sizes = geometric_sizes(L, self.num_steps, growing=self.geometric == "grow")
+                return ResolvedSchedule(COUNTS, self.num_steps, L, sizes=sizes)
             if self.uniform:
                 if self.num_steps > L:
                     raise ValueError(f"schedule {self.spec!r}: uniform:N needs N <= length={L}, got N={self.num_steps}")
@@ -186,6 +214,9 @@ class Schedule:
         if self.kind == ORDER:
             if self.autoregressive:
                 return ResolvedSchedule(ORDER, L, L, step_of=np.arange(1, L + 1, dtype=np.int64))
+            if self.stride is not None:
+                step_of = np.arange(L, dtype=np.int64) % self.stride + 1
+                return ResolvedSchedule(ORDER, min(self.stride, L), L, step_of=step_of)
             partition = self.partition
             positions = np.fromiter((i for block in partition for i in block), dtype=np.int64)
             steps = np.repeat(np.arange(1, len(partition) + 1, dtype=np.int64), [len(b) for b in partition])
@@ -237,8 +268,9 @@ def parse_schedule(spec) -> Schedule:
     """Parse a schedule string (SPEC §2 grammar) or pass a :class:`Schedule` through.
 
     Grammar: ``ar``, ``linear:N``, ``cosine:N``, ``poly:N:p``, ``counts:s1,s2,...``,
-    ``uniform:N``, ``order:0,3;1,2;4``, ``topk:N``, ``margin:N``, ``eb:gamma``,
-    ``esum:gamma``.  Raises ``ValueError`` naming the schedule and the grammar.
+    ``uniform:N``, ``grow:N``, ``shrink:N``, ``order:0,3;1,2;4``, ``stride:s``, ``topk:N``,
+    ``margin:N``, ``eb:gamma``, ``esum:gamma``.  Raises ``ValueError`` naming the schedule
+    and the grammar.
     """
     if isinstance(spec, Schedule):
         return spec
@@ -267,6 +299,12 @@ def parse_schedule(spec) -> Schedule:
     if head == "uniform" and rest:
         N = _steps(rest, spec)
         return Schedule(spec=f"uniform:{N}", kind=COUNTS, num_steps=N, uniform=True)
+    if head in ("grow", "shrink") and rest:
+        N = _steps(rest, spec)
+        return Schedule(spec=f"{head}:{N}", kind=COUNTS, num_steps=N, geometric=head)
+    if head == "stride" and rest:
+        stride = _steps(rest, spec, name="s")
+        return Schedule(spec=f"stride:{stride}", kind=ORDER, stride=stride)
     if head == "order" and rest:
         blocks = tuple(_positions(block, spec) for block in rest.split(";"))
         canonical = ";".join(",".join(map(str, b)) for b in blocks)

@@ -45,10 +45,11 @@ import math
 import numpy as np
 from scipy.special import gammaln
 
+from ngramsim._validation import check_int
 from ngramsim.schedules import BERNOULLI, COUNTS, parse_schedule
 from ngramsim.sources import NGramLanguage
 
-__all__ = ["window_parameters", "pair_failure_constant", "c2_bound_details"]
+__all__ = ["window_parameters", "pair_failure_constant", "c2_bound_details", "stride_order_kl", "stride_is_error_free"]
 
 #: Rounding margin subtracted from the float finite check (a test recomputes it exactly).
 _MARGIN = 1e-12
@@ -248,3 +249,31 @@ def c2_bound_details(language, length, schedule, max_distance=40) -> dict:
         if bound > best["bound"]:
             best = {"bound": bound, "distance": D, "pair_failure": c, "num_blocks": J, "good_blocks_lower": mean_lower}
     return best
+
+
+def stride_order_kl(language, length, stride) -> float:
+    r"""THEORY C2' (ours): ``KL(q || p)`` of the stride order ``stride:s`` on ``W(V, m)``, exactly.
+
+    .. math::
+
+        \mathrm{KL} = (\lceil L/s \rceil - 1)\,(\log V - H(P^s[a, \cdot])),
+
+    the same for every row ``a`` (``P^s`` is circulant).  The first step draws
+    ``x_0, x_s, x_{2s}, ...`` independently from their uniform marginals; every later step reveals
+    one token per segment between revealed tokens, which order 2 makes conditionally
+    independent, so only the first step contributes (B1).  With ``m >= 2`` and
+    ``s >= ceil((V - 1) / (m - 1))`` every entry of ``P^s`` is positive and ``SER = 0``
+    (``lambda = 0``): see ``proofs/C2prime_stride_order.md``.
+    """
+    V, m = window_parameters(language)
+    L = language.check_length(length)
+    s = check_int(stride, "stride", minimum=1)
+    row = np.linalg.matrix_power(_window_matrix(V, m), s)[0]
+    positive = row[row > 0]
+    entropy = float(-np.sum(positive * np.log(positive)))
+    return (math.ceil(L / s) - 1) * (math.log(V) - entropy)
+
+
+def stride_is_error_free(vocab_size, window, stride) -> bool:
+    """Whether ``stride:s`` has ``SER = 0`` on ``W(V, m)`` by C2': ``m >= 2`` and every entry of ``P^s`` positive."""
+    return window >= 2 and stride >= math.ceil((vocab_size - 1) / (window - 1))

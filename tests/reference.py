@@ -140,6 +140,17 @@ def parse_reference_schedule(spec, length, alpha=None, num_steps=None):
         return ("counts" if head == "uniform" else head), sizes
     if head == "order":
         return "order", [[int(p) for p in block.split(",")] for block in rest.split(";")]
+    if head == "stride":
+        s = int(rest)
+        return "order", [list(range(j, length, s)) for j in range(min(s, length))]
+    if head in ("grow", "shrink"):
+        # Cumulative counts round(L^(t/N)), kept strictly increasing and leaving room for later steps.
+        N = int(rest)
+        ends = [0]
+        for t in range(1, N + 1):
+            ends.append(min(max(round(length ** (t / N)), ends[-1] + 1), length - (N - t)))
+        sizes = [b - a for a, b in zip(ends, ends[1:])]
+        return "counts", sizes if head == "grow" else sizes[::-1]
     return head, float(rest)
 
 

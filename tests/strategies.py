@@ -71,13 +71,16 @@ def languages_with_length(draw, **kwargs):
 @st.composite
 def schedule_specs(draw, length):
     """Valid SPEC §2 schedule strings for ``length`` (every kind)."""
-    kind = draw(st.sampled_from(["linear", "cosine", "poly", "counts", "uniform", "order", "ar", "topk", "margin", "eb", "esum"]))
+    kind = draw(st.sampled_from(["linear", "cosine", "poly", "counts", "uniform", "grow", "shrink", "order", "ar",
+                                 "stride", "topk", "margin", "eb", "esum"]))
     if kind in ("linear", "cosine"):
         return f"{kind}:{draw(st.integers(1, length + 2))}"
     if kind == "poly":
         return f"poly:{draw(st.integers(1, length + 2))}:{draw(st.sampled_from([0.5, 1.0, 3.0]))}"
-    if kind in ("uniform", "topk", "margin"):
+    if kind in ("uniform", "grow", "shrink", "topk", "margin"):
         return f"{kind}:{draw(st.integers(1, length))}"
+    if kind == "stride":
+        return f"stride:{draw(st.integers(1, length + 1))}"
     if kind == "counts":
         cuts = sorted(draw(st.sets(st.integers(1, length - 1), max_size=length - 1))) if length > 1 else []
         bounds = [0, *cuts, length]

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ngramsim import dirichlet_language, exact_law, sample_mdm, window_language, wilson_interval
+from ngramsim import dirichlet_language, estimate_b1, exact_law, sample_mdm, window_language, wilson_interval
 from ngramsim.bounds import c2_ser_lower_bound
-from ngramsim.window_ser import pair_failure, pair_failure_constant
+from ngramsim.window_ser import pair_failure, pair_failure_constant, stride_is_error_free, stride_order_kl
 from tests import reference
 
 # ------------------------------------------------------------------ C2
@@ -167,3 +167,42 @@ def test_c2_pair_failure_formula(window, da, db, data):
     qj = np.exp(rows[da + 1] - log_ev)
     brute = sum(qi[u] * qj[w] for u in range(V) for w in range(V) if P[u, w] == 0)
     assert got == pytest.approx(brute, abs=1e-12)
+
+
+# ------------------------------------------------------------------ C2'
+@settings(max_examples=30)
+@given(st.sampled_from([(3, 2), (4, 2), (4, 3), (5, 3), (5, 2)]), st.data())
+def test_c2prime_stride_order(window, data):
+    """C2': on W(V, m), m >= 2, the stride order with s >= ceil((V-1)/(m-1)) has SER = 0 and
+    KL(q||p) = (ceil(L/s) - 1)(log V - H(P^s[a, .])) (exact engine, 1e-9)."""
+    V, m = window
+    length = data.draw(st.integers(2, 7 if V <= 4 else 6))
+    smallest = math.ceil((V - 1) / (m - 1))
+    s = data.draw(st.integers(smallest, smallest + 3))
+    language = window_language(V, m)
+    result = exact_law(language, length, f"stride:{s}")
+    assert stride_is_error_free(V, m, s)
+    assert result.ser == 0.0
+    assert result.kl == pytest.approx(stride_order_kl(language, length, s), abs=1e-9)
+    assert result.kl_expected == pytest.approx(result.kl, abs=1e-9)  # an explicit order: B1's sum is the KL
+
+
+@pytest.mark.parametrize("window, stride", [((4, 2), 3), ((4, 2), 5), ((8, 2), 7)])
+def test_c2prime_at_scale(window, stride):
+    """C2' at L = 1024: no invalid sample among 300 (SER = 0 exactly), and Monte Carlo B1 (x ~ q) within
+    5 standard errors of the closed-form KL (linear in L)."""
+    language = window_language(*window)
+    out = sample_mdm(language, 1024, f"stride:{stride}", 300, rng=3)
+    assert language.is_valid(out.samples).all()
+    b1 = estimate_b1(language, 1024, f"stride:{stride}", 200, rng=4)
+    exact = stride_order_kl(language, 1024, stride)
+    assert abs(b1["kl_expected"] - exact) <= 5 * b1["kl_expected_stderr"] + 1e-9
+    assert exact > 0  # error-free, but not free: the first step pays the total correlation of its tokens
+
+
+def test_c2prime_needs_a_long_enough_stride():
+    """Below ceil((V-1)/(m-1)) the first step's tokens constrain each other and the stride order can fail."""
+    language = window_language(8, 2)  # needs s >= 7
+    assert not stride_is_error_free(8, 2, 3)
+    out = sample_mdm(language, 256, "stride:3", 200, rng=1)
+    assert not language.is_valid(out.samples).all()

@@ -35,6 +35,8 @@ def _schedules(L):
         "callable",
         f"counts:1,{L - 2},1",
         "uniform:2",
+        "grow:3",
+        "stride:2",
         "order:0,3;1;2" if L == 4 else ("order:0,4;2;1,3" if L == 5 else "order:0,2;1"),
         "ar",
         "topk:2",
