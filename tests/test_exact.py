@@ -152,6 +152,7 @@ def test_exact_engine_refuses_probabilities_below_float_range():
     # Three transitions of probability 1e-110 give a valid sequence with q(x) ~ 1e-330: its
     # support must not be decided from a float (the Monte Carlo sampler handles it in log space).
     language = NGramLanguage(np.array([[1 - 1e-110, 1e-110], [0.5, 0.5]]), np.array([0.5, 0.5]))
-    assert exact_law(language, 4, "uniform:2").ser >= 0  # 1e-220: representable
+    # At L = 4 the smallest probability is ~1e-220: representable, and the engine agrees with brute force.
+    assert exact_law(language, 4, "uniform:2").ser == pytest.approx(reference.exact_mdm_law(language, 4, "uniform:2")[1], abs=1e-12)
     with pytest.raises(ValueError, match="below float64's normal range"):
         exact_law(language, 7, "uniform:2")
