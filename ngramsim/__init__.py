@@ -5,7 +5,14 @@ the public names are re-exported here.
 """
 
 from ngramsim._version import __version__
-from ngramsim.families import cycle_language, dirichlet_language, uniform_language, window_language
+from ngramsim.families import (
+    cycle_language,
+    dirichlet_language,
+    noisy_copy_language,
+    noisy_parity_language,
+    uniform_language,
+    window_language,
+)
 from ngramsim.io import (
     LanguageFormatError,
     language_from_dict,
@@ -39,6 +46,8 @@ __all__ = [
     "dirichlet_language",
     "uniform_language",
     "cycle_language",
+    "noisy_copy_language",
+    "noisy_parity_language",
     "LanguageFormatError",
     "language_from_dict",
     "language_to_dict",

@@ -10,7 +10,14 @@ import numpy as np
 from ngramsim._validation import as_generator, check_int, check_real, check_table_size
 from ngramsim.sources import NGramLanguage
 
-__all__ = ["window_language", "dirichlet_language", "uniform_language", "cycle_language"]
+__all__ = [
+    "window_language",
+    "dirichlet_language",
+    "uniform_language",
+    "cycle_language",
+    "noisy_copy_language",
+    "noisy_parity_language",
+]
 
 
 def window_language(vocab_size, window) -> NGramLanguage:
@@ -67,6 +74,58 @@ def cycle_language(vocab_size) -> NGramLanguage:
         np.full(V, 1.0 / V),
         name=f"cycle(V={V})",
         meta={"family": "cycle", "vocab_size": V},
+    )
+
+
+def noisy_copy_language(vocab_size, noise) -> NGramLanguage:
+    r"""A token copied with noise: order 2, ``P(a | a) = 1 - eps``, ``P(b | a) = eps / (V - 1)``; ``mu`` uniform.
+
+    TC-heavy (THEORY B5): for small ``eps`` one revealed token tells almost everything, so
+    ``TC ~ L log V`` while ``DTC`` stays small; revealing small blocks first pays off.
+
+    >>> from ngramsim import noisy_copy_language, total_correlation, dual_total_correlation
+    >>> lang = noisy_copy_language(2, 0.02)
+    >>> total_correlation(lang, 64).value > 5 * dual_total_correlation(lang, 64).value
+    True
+    """
+    V = check_int(vocab_size, "vocab_size", minimum=2)
+    eps = check_real(noise, "noise", low=0.0, high=1.0)
+    P = np.full((V, V), eps / (V - 1))
+    np.fill_diagonal(P, 1.0 - eps)
+    return NGramLanguage(
+        P,
+        np.full(V, 1.0 / V),
+        name=f"copy(V={V},eps={eps:g})",
+        meta={"family": "copy", "vocab_size": V, "noise": eps},
+    )
+
+
+def noisy_parity_language(order, noise) -> NGramLanguage:
+    r"""Noisy parity bits: ``x_i = x_{i-n+1} xor ... xor x_{i-1}`` with probability ``1 - eps``; ``mu`` uniform.
+
+    Order ``n >= 2``, ``V = 2``.  DTC-heavy for ``n >= 3`` and moderate ``eps`` (THEORY B5):
+    each bit is pinned down by the ``n`` parity checks it enters, so ``H(X_i | X_{-i})`` is small
+    while consecutive bits are nearly independent (small ``TC``); revealing big blocks first
+    pays off.
+
+    >>> from ngramsim import noisy_parity_language, total_correlation, dual_total_correlation
+    >>> lang = noisy_parity_language(4, 0.3)
+    >>> dual_total_correlation(lang, 16).value > 2 * total_correlation(lang, 16).value
+    True
+    """
+    n = check_int(order, "order", minimum=2)
+    eps = check_real(noise, "noise", low=0.0, high=1.0)
+    K = check_table_size(2, n)
+    parity = np.array([bin(c).count("1") % 2 for c in range(K)])
+    P = np.empty((K, 2))
+    P[np.arange(K), parity] = 1.0 - eps
+    P[np.arange(K), 1 - parity] = eps
+    return NGramLanguage(
+        P,
+        np.full(K, 1.0 / K),
+        order=n,
+        name=f"parity(n={n},eps={eps:g})",
+        meta={"family": "parity", "order": n, "noise": eps},
     )
 
 
