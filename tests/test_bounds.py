@@ -12,8 +12,33 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ngramsim import dirichlet_language, estimate_b1, exact_law, sample_mdm, window_language, wilson_interval
-from ngramsim.bounds import c2_ser_lower_bound
+from ngramsim import (
+    dirichlet_language,
+    dual_total_correlation,
+    estimate_b1,
+    exact_law,
+    expected_kl,
+    noisy_copy_language,
+    noisy_parity_language,
+    parse_schedule,
+    phi_curve,
+    sample_mdm,
+    total_correlation,
+    window_language,
+    wilson_interval,
+)
+from ngramsim.bounds import (
+    a2_ter_bound,
+    b4_li_cai_bound,
+    b4prime_bound,
+    b4prime_weights,
+    b5_dtc_bound,
+    b5_tc_bound,
+    b6_entropy_bounded_step_bound,
+    b7_one_step_lower_bound,
+    c2_ser_lower_bound,
+    c3_ser_lower_bound,
+)
 from ngramsim.window_ser import pair_failure, pair_failure_constant, stride_is_error_free, stride_order_kl
 from tests import reference
 
@@ -206,3 +231,168 @@ def test_c2prime_needs_a_long_enough_stride():
     assert not stride_is_error_free(8, 2, 3)
     out = sample_mdm(language, 256, "stride:3", 200, rng=1)
     assert not language.is_valid(out.samples).all()
+
+
+# ------------------------------------------------------------------ A2, B3, B4, B4', B5, B6, B7, C3
+def _order2(seed, V=3, forbidden=0.3):
+    return dirichlet_language(V, 2, concentration=0.7, forbidden=forbidden, rng=seed)
+
+
+@st.composite
+def count_schedules(draw, length):
+    kind = draw(st.sampled_from(["uniform", "grow", "shrink", "counts"]))
+    if kind == "counts":
+        cuts = sorted(draw(st.sets(st.integers(1, length - 1), max_size=min(length - 1, 12))))
+        return "counts:" + ",".join(map(str, np.diff([0, *cuts, length])))
+    return f"{kind}:{draw(st.integers(1, length))}"
+
+
+@settings(max_examples=30)
+@given(st.integers(0, 2**31), st.sampled_from([16, 64]), st.sampled_from([0.0, 0.05]))
+def test_a2_ter_bound(seed, num_steps, lam):
+    """A2 (reconstructed constants): KL(q||p)/L <= eps_learning + 4 eps log V, eps = ((n-1)/N)^(1/n),
+    for L above the theorem's threshold; uniformly random positions with N steps stand in for the
+    paper's schedule, and KL(q||p) <= E KL(q||p_S) (B3) is what is computed: exactly by B2 when
+    lambda = 0, by Monte Carlo B1 (upper 99.9% limit) otherwise, with eps_learning = -log(1 - lambda)
+    (p_theta >= (1 - lambda) q)."""
+    language = _order2(seed)
+    a2 = a2_ter_bound(language, num_steps, learning_kl=-math.log1p(-lam))
+    L = max(int(math.ceil(a2["min_length"])) + 1, 64)
+    spec = f"uniform:{num_steps}"
+    if lam == 0.0:
+        observed = expected_kl(language, L, spec)["kl_expected"] / L
+    else:
+        b1 = estimate_b1(language, L, spec, 100, rng=seed, learning_error=lam)
+        observed = (b1["kl_expected"] - 3.29 * b1["kl_expected_stderr"]) / L
+    assert observed <= a2["bound"] + 1e-12
+
+
+@settings(max_examples=25)
+@given(st.integers(0, 2**31), st.sampled_from([0.0, 0.15]), st.sampled_from([1.0, 0.7, 1.6]), st.data())
+def test_b3_convexity(seed, lam, tau, data):
+    """B3: for non-adaptive schedules KL(q || p) <= E_S KL(q || p_S) (exact engine, 1e-12)."""
+    language = _order2(seed, V=2)
+    length = data.draw(st.integers(2, 7))
+    spec = data.draw(position_oblivious_schedules(length))
+    r = exact_law(language, length, spec, learning_error=lam, temperature=tau)
+    assert r.kl <= r.kl_expected + 1e-12
+
+
+@settings(max_examples=30)
+@given(st.integers(0, 2**31), st.sampled_from([8, 40, 200]), st.data())
+def test_b4_li_cai_bound(seed, length, data):
+    """B4 (Li & Cai 2025, Thm 1): E_S KL(q||p_S) <= (2^ceil(log2 s_max) - 1)/L (TC + DTC), ideal model (B2 exact)."""
+    language = _order2(seed)
+    spec = data.draw(count_schedules(length))
+    observed = expected_kl(language, length, spec)["kl_expected"]
+    assert observed <= b4_li_cai_bound(language, length, spec) + 1e-9
+
+
+@settings(max_examples=30)
+@given(st.integers(0, 2**31), st.sampled_from([8, 40, 200]), st.data())
+def test_b4prime_bound(seed, length, data):
+    """B4' (ours): E_S KL(q||p_S) <= (s_max - 1)/L (TC + DTC), and B4' is never weaker than B4."""
+    language = _order2(seed)
+    spec = data.draw(count_schedules(length))
+    observed = expected_kl(language, length, spec)["kl_expected"]
+    bound = b4prime_bound(language, length, spec)
+    assert observed <= bound + 1e-9
+    assert bound <= b4_li_cai_bound(language, length, spec) + 1e-12
+
+
+@settings(max_examples=20)
+@given(st.integers(0, 2**31), st.integers(5, 10), st.data())
+def test_b4prime_identity_order3(seed, length, data):
+    """B4' on order 3 (Phi by enumeration): E KL = sum_k D_k w_k, TC = sum_k D_k (L-1-k), DTC = sum_k D_k (k+1) (1e-9)."""
+    language = dirichlet_language(2, 3, concentration=0.7, forbidden=0.3, rng=seed)
+    spec = data.draw(count_schedules(length))
+    phi = phi_curve(language, length)[0]
+    d = -np.diff(phi, n=2)  # D_k = DeltaPhi(k) - DeltaPhi(k+1), k = 0 .. L-2
+    resolved = parse_schedule(spec).resolve(length)
+    w = b4prime_weights(resolved.sizes)[:-1]
+    k = np.arange(length - 1)
+    assert np.all(d >= -1e-12)  # Phi is concave (submodularity of entropy)
+    assert expected_kl(language, length, spec)["kl_expected"] == pytest.approx(float(d @ w), abs=1e-9)
+    assert total_correlation(language, length).value == pytest.approx(float(d @ (length - 1 - k)), abs=1e-9)
+    assert dual_total_correlation(language, length).value == pytest.approx(float(d @ (k + 1)), abs=1e-9)
+
+
+@settings(max_examples=30)
+@given(st.integers(0, 2**31), st.sampled_from([12, 60, 300]), st.data())
+def test_b5_bounds(seed, length, data):
+    """B5 (ours, via B4'): E KL <= max_k w_k/(k+1) DTC and E KL <= max_k w_k/(L-1-k) TC for every count schedule."""
+    language = _order2(seed)
+    spec = data.draw(count_schedules(length))
+    observed = expected_kl(language, length, spec)["kl_expected"]
+    assert observed <= b5_dtc_bound(language, length, spec) + 1e-9
+    assert observed <= b5_tc_bound(language, length, spec) + 1e-9
+
+
+@pytest.mark.parametrize("num_steps", [4, 6])
+def test_b5_which_order_wins(num_steps):
+    """B5's corrected wording (SPEC's execution order): on a TC-heavy source (a noisy copy) growing sizes
+    (small blocks first) beat shrinking ones; on a DTC-heavy source (noisy parity, order 4) shrinking
+    sizes (big blocks first) win.  Exact E KL from B2 (order 2 at L = 256; enumeration at L = 16)."""
+    copy, parity = noisy_copy_language(2, 0.02), noisy_parity_language(4, 0.3)
+    assert total_correlation(copy, 256).value > dual_total_correlation(copy, 256).value
+    assert dual_total_correlation(parity, 16).value > total_correlation(parity, 16).value
+    grow, shrink = f"grow:{num_steps}", f"shrink:{num_steps}"
+    assert expected_kl(copy, 256, grow)["kl_expected"] < expected_kl(copy, 256, shrink)["kl_expected"]
+    assert expected_kl(parity, 16, shrink)["kl_expected"] < expected_kl(parity, 16, grow)["kl_expected"]
+    # ... and the bound that explains each winner is the smaller of the two for it.
+    assert b5_dtc_bound(copy, 256, grow) < b5_tc_bound(copy, 256, grow)
+    assert b5_tc_bound(parity, 16, shrink) < b5_dtc_bound(parity, 16, shrink)
+
+
+@settings(max_examples=25)
+@given(st.integers(0, 2**31), st.sampled_from([0.0, 0.2]), st.sampled_from([1.0, 1.5]), st.sampled_from([0.1, 0.5, 1.2]), st.data())
+def test_b6_entropy_bounded_step_bound(seed, lam, tau, gamma, data):
+    """B6: along eb:gamma every step's dependence term E TC(X_S | X_R) <= gamma (+ tie slack), tau >= 1, any lambda."""
+    language = _order2(seed, V=data.draw(st.sampled_from([2, 3])))
+    length = data.draw(st.integers(2, 6))
+    r = exact_law(language, length, f"eb:{gamma}", learning_error=lam, temperature=tau)
+    bound = b6_entropy_bounded_step_bound(gamma, tau)
+    assert max(step["tc"] for step in r.steps) <= bound + 1e-12
+
+
+def test_b6_refuses_sharpening():
+    with pytest.raises(ValueError, match="temperature >= 1"):
+        b6_entropy_bounded_step_bound(0.5, 0.7)
+
+
+@settings(max_examples=25)
+@given(st.integers(0, 2**31), st.sampled_from([0.0, 0.1]), st.sampled_from([1.0, 0.6, 1.8]), st.integers(2, 7))
+def test_b7_one_step_lower_bound(seed, lam, tau, length):
+    """B7: one parallel step has KL(q||p) >= TC(X), with equality for the ideal model (1e-9)."""
+    language = _order2(seed, V=2)
+    kl = exact_law(language, length, "uniform:1", learning_error=lam, temperature=tau).kl
+    tc = b7_one_step_lower_bound(language, length)
+    assert kl >= tc - 1e-9
+    if lam == 0.0 and tau == 1.0:
+        assert kl == pytest.approx(tc, abs=1e-9)
+
+
+@settings(max_examples=25)
+@given(st.sampled_from([(3, 2), (4, 2), (4, 3), (5, 2)]), st.sampled_from([0.05, 0.2]), st.sampled_from([0.5, 1.0, 2.0]), st.data())
+def test_c3_ser_lower_bound(window, lam, tau, data):
+    """C3: on W(V, m), ar has SER = 1 - (1 - lambda(V-m)/V)^(L-1) and every one-token-per-step order
+    (random explicit orders, topk:L, margin:L) has SER >= 1 - (1 - lambda(V-m)/V)^floor(L/2), any tau."""
+    V, m = window
+    language = window_language(V, m)
+    length = data.draw(st.integers(2, 6 if V <= 4 else 5))
+    kind = data.draw(st.sampled_from(["ar", "order", "topk", "margin"]))
+    if kind == "order":
+        perm = data.draw(st.permutations(range(length)))
+        spec = "order:" + ";".join(map(str, perm))
+    else:
+        spec = "ar" if kind == "ar" else f"{kind}:{length}"
+    ser = exact_law(language, length, spec, learning_error=lam, temperature=tau).ser
+    bound = c3_ser_lower_bound(language, length, spec, lam)
+    if spec == "ar":
+        assert ser == pytest.approx(bound, abs=1e-12)
+    assert ser >= bound - 1e-12
+
+
+def test_c3_rejects_other_schedules():
+    with pytest.raises(ValueError, match="one token per step"):
+        c3_ser_lower_bound(window_language(4, 2), 8, "uniform:4", 0.1)
