@@ -9,6 +9,7 @@ stderr (``--debug`` shows the traceback).
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 from ngramsim._json import dumps_strict
@@ -95,6 +96,11 @@ def _build_parser() -> _Parser:
     p.add_argument("--temperature", type=float, default=1.0, metavar="TAU")
     p.add_argument("--out", metavar="FILE.npy", help="write the samples as int64 (M, L)")
     p.add_argument("--json", action="store_true", help="print strict JSON")
+
+    p = sub.add_parser("check", help="hold every bound of THEORY.md against the simulator (exit 1 if one fails)")
+    p.add_argument("--quick", action="store_true", help="a smaller grid (under two minutes on two cores)")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the random languages and Monte Carlo")
+    p.add_argument("--json", action="store_true", help="print strict JSON")
     return parser
 
 
@@ -179,7 +185,37 @@ def _cmd_exact(args) -> int:
     return 0
 
 
-_COMMANDS = {"language": _cmd_language, "info": _cmd_info, "sample": _cmd_sample, "exact": _cmd_exact}
+def _cmd_check(args) -> int:
+    from ngramsim.checks import check_records, run_checks
+
+    records = run_checks(quick=args.quick, rng=args.seed)
+    failed = sum(not r.holds for r in records)
+    if args.json:
+        print(dumps_strict({
+            "bounds": check_records(records),
+            "num_checks": len(records),
+            "num_failed": failed,
+            "quick": args.quick,
+            "seed": args.seed,
+            "version": __version__,
+        }))
+    else:
+        print(f"{'bound':<44} {'language':<28} {'L':>5} {'schedule':<12} {'bound':>10} {'observed':>10} {'slack':>10}  holds")
+        for r in records:
+            d = r.details
+            print(f"{r.name[:44]:<44} {d['language_name'][:28]:<28} {d['length']:>5} {d['schedule'][:12]:<12} "
+                  f"{r.bound:>10.4g} {r.observed:>10.4g} {r.slack:>10.3g}  {'yes' if r.holds else 'NO'}")
+        worst = {}
+        for r in records:
+            key = r.name.split(" ")[0]
+            worst[key] = min(worst.get(key, math.inf), r.slack)
+        print(f"{len(records)} checks, {failed} failed; worst slack per statement: "
+              + ", ".join(f"{k} {v:.3g}" for k, v in worst.items()))
+    return 1 if failed else 0
+
+
+_COMMANDS = {"language": _cmd_language, "info": _cmd_info, "sample": _cmd_sample, "exact": _cmd_exact,
+             "check": _cmd_check}
 
 
 def main(argv=None) -> int:

@@ -313,3 +313,28 @@ def test_info_monte_carlo_phi_says_so(tmp_path, capsys):
     info = json.loads(stdout)
     assert info["phi_method"] == "monte_carlo" and info["seed"] == 4
     assert len(info["phi_stderr"]) == 17 and all(e >= 0 for e in info["phi_stderr"])
+
+
+def test_check_quick_json(capsys):
+    code, stdout, _ = run(capsys, "check", "--quick", "--json")
+    report = json.loads(stdout)
+    assert code == 0 and report["num_failed"] == 0 and report["num_checks"] == len(report["bounds"])
+    names = {r["name"].split(" ")[0] for r in report["bounds"]}
+    assert {"A2", "B3", "B4", "B4'", "B5", "B6", "B7", "C2", "C3"} <= names
+    for r in report["bounds"]:
+        assert {"name", "bound", "observed", "observed_interval", "holds", "slack", "direction",
+                "language_name", "language_sha256", "length", "schedule"} <= set(r)
+        lo, hi = r["observed_interval"]
+        assert lo <= r["observed"] <= hi
+    assert report["version"] and report["seed"] == 0
+
+
+def test_check_exits_1_when_a_bound_fails(capsys, monkeypatch):
+    from ngramsim import checks
+    from ngramsim.bounds import check_bound
+
+    failing = check_bound("X made up", bound=0.1, observed=0.5, direction="upper",
+                          details={"language_name": "w", "language_sha256": "0", "length": 4, "schedule": "ar"})
+    monkeypatch.setattr(checks, "run_checks", lambda quick, rng: [failing])
+    code, stdout, _ = run(capsys, "check", "--quick")
+    assert code == 1 and "NO" in stdout
