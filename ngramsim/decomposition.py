@@ -4,7 +4,9 @@ r"""The KL of parallel sampling, decomposed (THEORY B1, B2, B7) — at any lengt
   s_{t-1}``), uniformly random positions and the ideal reverse model,
   ``E_S KL(q || p_S) = sum_t [ s_t (Phi(r_t + 1) - Phi(r_t)) - (Phi(r_t + s_t) - Phi(r_t)) ]``;
   for Bernoulli schedules the same expression averaged over the binomial chain of
-  ``(r_t, s_t)`` (``s_t ~ Bin(L - r_t, h_t)``, ``O(N L^2)``).  Exact at any ``L`` for order 2.
+  ``(r_t, s_t)`` (``s_t ~ Bin(L - r_t, h_t)``, ``O(N L^2)``).  Exact at any ``L`` for order 2;
+  elsewhere from a Monte Carlo ``Phi``, whose standard errors propagate to the result (the
+  terms are linear in ``Phi``: :func:`b2_matrix`).
 * **B1** (:func:`estimate_b1`): Monte Carlo estimates, with standard errors, of each step's
   ``E_q TC(X_{S_t} | X_{R_t})`` and learning term along ``x ~ q`` and the schedule's
   randomness (adaptive rules run on ``x ~ q``); each term is a difference of log-evidences:
@@ -17,6 +19,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy import sparse
 from scipy.stats import binom
 
 from ngramsim._kernels.adaptive import MARGIN, TOPK, score_key, select
@@ -31,51 +34,118 @@ from ngramsim.sampler import _check_model_params
 from ngramsim.schedules import BERNOULLI, COUNTS, parse_schedule
 from ngramsim.sources import NGramLanguage
 
-__all__ = ["expected_kl_from_phi", "expected_kl", "estimate_b1"]
+__all__ = ["b2_matrix", "expected_kl_from_phi", "expected_kl", "estimate_b1"]
 
 
-def expected_kl_from_phi(phi, resolved) -> np.ndarray:
-    r"""B2 per-step terms from a curve ``Phi(0..L)`` for a resolved count or Bernoulli schedule."""
-    phi = np.asarray(phi, dtype=float)
-    L = len(phi) - 1
+def b2_matrix(resolved, length):
+    r"""B2 as a linear map of the information curve: the sparse matrix ``M`` with ``term_t = sum_k M[t, k] Phi(k)``.
+
+    For a count schedule (sizes ``s_t``, ``r_t = s_1 + ... + s_{t-1}``) row ``t`` is
+
+    .. math::
+
+        s_t \Phi(r_t + 1) + (1 - s_t) \Phi(r_t) - \Phi(r_t + s_t),
+
+    i.e. ``s_t (Phi(r_t + 1) - Phi(r_t)) - (Phi(r_t + s_t) - Phi(r_t))`` (a step of one token
+    gives the zero row).  For a Bernoulli schedule it is the same expression averaged over the
+    binomial chain of ``(r_t, s_t)``: given ``r_t = r``, ``s_t ~ Bin(L - r, h_t)`` with hazard
+    ``h_t = w_t / (1 - w_1 - ... - w_{t-1})`` (``h_N = 1``), which costs ``O(N L^2)`` time and
+    ``O(N L)`` memory (count schedules: ``O(N)``).
+
+    Parameters
+    ----------
+    resolved : ResolvedSchedule
+        A count or Bernoulli schedule resolved against ``length``.
+    length : int
+        ``L``; the matrix has ``L + 1`` columns, ``k = 0 .. L``.
+
+    Returns
+    -------
+    scipy.sparse.csr_array, shape ``(N, L + 1)``
+        Duplicate entries summed, so ``|M|`` is the map of absolute coefficients.
+    """
+    L = length
     if resolved.kind == COUNTS:
-        terms = np.zeros(len(resolved.sizes))
-        r = 0
-        for t, s in enumerate(resolved.sizes):
-            terms[t] = s * (phi[r + 1] - phi[r]) - (phi[r + s] - phi[r])
-            r += s
-        return terms
+        sizes = np.asarray(resolved.sizes, dtype=np.int64)
+        starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+        steps = np.arange(len(sizes))
+        rows = np.repeat(steps, 3)
+        cols = np.stack([starts + 1, starts, starts + sizes], axis=1).ravel()
+        vals = np.stack([sizes, 1 - sizes, -np.ones_like(sizes)], axis=1).ravel().astype(float)
+        matrix = sparse.coo_array((vals, (rows, cols)), shape=(len(sizes), L + 1)).tocsr()
+        matrix.eliminate_zeros()
+        return matrix
     if resolved.kind != BERNOULLI:
         raise ValueError("B2 applies to count and Bernoulli schedules (random positions), not to explicit or adaptive ones")
     from ngramsim.exact import _hazards
 
     hazards = _hazards(resolved.weights)
-    dist = np.zeros(L + 1)
+    dist = np.zeros(L + 1)  # law of r_t, the number revealed before step t
     dist[0] = 1.0
-    terms = np.zeros(len(hazards))
+    matrix = np.zeros((len(hazards), L + 1))
     for t, h in enumerate(hazards):
         nxt = np.zeros(L + 1)
         for r in np.flatnonzero(dist > 0):
             s = np.arange(L - r + 1)
-            pmf = binom.pmf(s, L - r, h)
-            step = s * (phi[min(r + 1, L)] - phi[r]) - (phi[r + s] - phi[r])
-            terms[t] += dist[r] * float(pmf @ step)
-            np.add.at(nxt, r + s, dist[r] * pmf)
+            weight = dist[r] * binom.pmf(s, L - r, h)  # P(r_t = r, s_t = s)
+            matrix[t, min(r + 1, L)] += weight @ s
+            matrix[t, r] += weight.sum() - weight @ s
+            matrix[t, r + s] -= weight  # r + s are distinct columns
+            nxt[r + s] += weight
         dist = nxt
-    return terms
+    return sparse.csr_array(matrix)
+
+
+def expected_kl_from_phi(phi, resolved) -> np.ndarray:
+    r"""B2 per-step terms ``M @ Phi`` from a curve ``Phi(0..L)`` (:func:`b2_matrix`)."""
+    phi = np.asarray(phi, dtype=float)
+    return b2_matrix(resolved, len(phi) - 1) @ phi
 
 
 def expected_kl(language: NGramLanguage, length, schedule, **phi_kwargs) -> dict:
-    r"""``E_S KL(q || p_S)`` for a count or Bernoulli schedule with the ideal model (B2).
+    r"""``E_S KL(q || p_S)`` for a count or Bernoulli schedule with the ideal model (B2), with standard errors.
 
-    Returns ``{"kl_expected", "steps", "method", "phi"}``; exact whenever :func:`phi_curve`
-    is (order <= 2 at any ``L``, or tiny cases), else Monte Carlo through ``Phi``.
+    The per-step terms are linear in the information curve, ``term_t = sum_k M[t, k] Phi(k)``
+    (:func:`b2_matrix`), so an estimated curve propagates to them linearly.  Exact whenever
+    :func:`~ngramsim.information.phi_curve` is (order <= 2 at any ``L``, or tiny cases);
+    otherwise ``Phi`` is estimated by Monte Carlo (``phi_kwargs`` go to ``phi_curve``:
+    ``method``, ``num_samples``, ``rng``, ``base``) and the standard errors are
+
+    .. math::
+
+        \mathrm{se}(\mathrm{term}_t) \le \sum_k |M[t, k]|\, \mathrm{se}(\Phi(k)),
+        \qquad
+        \mathrm{se}(\mathrm{KL}) \le \sum_k \Bigl|\sum_t M[t, k]\Bigr|\, \mathrm{se}(\Phi(k)).
+
+    The per-``k`` estimates of ``phi_curve`` share their draws ``x ~ q`` (one sample reused for
+    every ``k``), so they are correlated and ``sqrt(sum_k c_k^2 se_k^2)`` would not be justified;
+    the triangle inequality for standard deviations, ``sd(sum_k c_k Y_k) <= sum_k |c_k| sd(Y_k)``,
+    holds whatever the correlations, and is what is reported (conservative).  Exact paths
+    report 0.
+
+    Returns
+    -------
+    dict
+        ``kl_expected`` and ``kl_expected_stderr``; ``steps`` (one term per step) and
+        ``steps_stderr``; ``method`` (``"exact"`` or ``"monte_carlo"``); ``phi`` and
+        ``phi_stderr``.
     """
+    if not isinstance(language, NGramLanguage):
+        raise TypeError(f"language must be an NGramLanguage, got {type(language).__name__}")
     length = language.check_length(length)
     resolved = parse_schedule(schedule).resolve(length)
-    phi, _, method = phi_curve(language, length, **phi_kwargs)
-    terms = expected_kl_from_phi(phi, resolved)
-    return {"kl_expected": float(terms.sum()), "steps": terms, "method": method, "phi": phi}
+    phi, phi_stderr, method = phi_curve(language, length, **phi_kwargs)
+    matrix = b2_matrix(resolved, length)
+    terms = matrix @ phi
+    return {
+        "kl_expected": float(terms.sum()),
+        "kl_expected_stderr": float(np.abs(matrix.sum(axis=0)) @ phi_stderr),
+        "steps": terms,
+        "steps_stderr": abs(matrix) @ phi_stderr,
+        "method": method,
+        "phi": phi,
+        "phi_stderr": phi_stderr,
+    }
 
 
 def _state(language, x, revealed, P, succ, mu, m, out):

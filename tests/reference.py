@@ -54,6 +54,60 @@ def token_marginals(language, length):
     return out
 
 
+def subset_entropy(language, length, positions):
+    """``H(X_A)`` of the positions ``A`` by grouping the enumerated law on ``x_A`` (0 for ``A`` empty)."""
+    xs, q = enumerate_q(language, length)
+    law = {}
+    for x, p in zip(xs, q):
+        key = tuple(x[list(positions)])
+        law[key] = law.get(key, 0.0) + p
+    return entropy(law.values())
+
+
+def kl_divergence(q, p):
+    """``sum_{q > 0} q log(q / p)``, unclamped (``+inf`` if ``p`` misses part of the support of ``q``)."""
+    total = 0.0
+    for a, b in zip(q, p):
+        if a > 0:
+            if b <= 0:
+                return math.inf
+            total += a * (math.log(a) - math.log(b))
+    return total
+
+
+def b1_terms(language, length, blocks, learning_error=0.0, temperature=1.0):
+    """THEORY B1's per-step terms of an explicit ordered partition, from their definitions (unclamped).
+
+    ``tc[t] = E_q[ sum_{i in S_t} H(X_i | x_R) - H(X_{S_t} | x_R) ]`` and
+    ``learning[t] = E_q[ sum_{i in S_t} KL(q(.|x_R) || p_theta(.|x_R)) ]`` with ``R = R_t``,
+    by grouping the enumerated law on ``x_R``.
+    """
+    V = language.vocab_size
+    xs, q = enumerate_q(language, length)
+    tc, learning = [], []
+    revealed = []
+    for block in blocks:
+        groups = {}
+        for x, p in zip(xs, q):
+            if p > 0:
+                groups.setdefault(tuple(x[revealed]), []).append((x, p))
+        step_tc = step_learning = 0.0
+        for members in groups.values():
+            evidence = sum(p for _, p in members)
+            joint = {}
+            rows = np.zeros((len(block), V))
+            for x, p in members:
+                key = tuple(x[block])
+                joint[key] = joint.get(key, 0.0) + p / evidence
+                rows[np.arange(len(block)), x[block]] += p / evidence
+            step_tc += evidence * (sum(entropy(r) for r in rows) - entropy(joint.values()))
+            step_learning += evidence * sum(kl_divergence(r, _theta(r, learning_error, temperature)) for r in rows)
+        tc.append(step_tc)
+        learning.append(step_learning)
+        revealed = revealed + list(block)
+    return np.array(tc), np.array(learning)
+
+
 def ancestral_from_uniforms(language, uniforms):
     """Ancestral sampling with the same uniforms convention as the kernel, by linear search.
 

@@ -8,9 +8,9 @@ from hypothesis import strategies as st
 
 from ngramsim import NGramLanguage, window_language
 from ngramsim._kernels.ancestral import ancestral_sample, guarded_cdf
+from ngramsim.strategies import build_language, languages
 from tests import reference
 from tests.stats import gof_pvalue
-from tests.strategies import build_language, languages
 
 # Tiny cases for the distributional test: orders 1-4, forbidden transitions, non-stationary mu.
 GOF_CASES = [

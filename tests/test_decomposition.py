@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from ngramsim.decomposition import estimate_b1, expected_kl, expected_kl_from_phi
 from ngramsim.exact import exact_law
 from ngramsim.schedules import parse_schedule
-from tests.strategies import build_language, languages
+from ngramsim.strategies import build_language, languages
 
 TOL = 1e-9
 
@@ -61,6 +61,41 @@ def test_b2_exact_at_scale_for_order2_matches_monte_carlo():
         assert b2["method"] == "exact"
         mc = estimate_b1(language, L, spec, 200, rng=5)
         assert abs(mc["kl_expected"] - b2["kl_expected"]) < 5 * mc["kl_expected_stderr"]
+
+
+@pytest.mark.parametrize("spec", ["uniform:3", "linear:4", "counts:1,4,2,1", "shrink:3"])
+def test_b2_monte_carlo_standard_error(spec):
+    # Order 3 at L = 8: Phi is exact (enumeration) and can be estimated (Monte Carlo).  The exact
+    # path reports standard error 0; the Monte Carlo path's (conservative) standard errors cover
+    # the exact values within 5, for the total and for every step.
+    language = build_language(2, 3, 0.3, "dirichlet", seed=5)
+    exact = expected_kl(language, 8, spec)
+    mc = expected_kl(language, 8, spec, method="monte_carlo", num_samples=300, rng=1)
+    assert exact["method"] == "exact" and exact["kl_expected_stderr"] == 0 and not np.any(exact["steps_stderr"])
+    assert mc["method"] == "monte_carlo" and mc["kl_expected_stderr"] > 0
+    assert abs(mc["kl_expected"] - exact["kl_expected"]) < 5 * mc["kl_expected_stderr"]
+    assert np.all(np.abs(mc["steps"] - exact["steps"]) < 5 * mc["steps_stderr"] + 1e-12)
+
+
+def test_b2_standard_error_propagation():
+    # se(term_t) <= sum_k |M[t, k]| se(Phi(k)) with M the B2 matrix, and se(KL) likewise with the
+    # column sums of M.  Checked on a hand-made curve against the closed form of a count
+    # schedule's row, s Phi(r+1) + (1 - s) Phi(r) - Phi(r + s); one token per step is the zero
+    # row, so it has standard error 0 (the coefficients cancel before taking absolute values).
+    from unittest import mock
+
+    phi = np.array([0.0, 1.0, 1.7, 2.2, 2.6, 2.9])
+    se = np.array([0.0, 0.01, 0.02, 0.04, 0.08, 0.16])
+    language = build_language(2, 2, 0.0, "dirichlet", seed=0)
+    with mock.patch("ngramsim.decomposition.phi_curve", return_value=(phi, se, "monte_carlo")):
+        out = expected_kl(language, 5, "counts:2,1,2")
+        ones = expected_kl(language, 5, "uniform:5")
+    # Steps (r, s) = (0, 2), (2, 1), (3, 2): 2 Phi(1) - Phi(0) - Phi(2), 0, 2 Phi(4) - Phi(3) - Phi(5).
+    np.testing.assert_allclose(out["steps"], [2 * phi[1] - phi[0] - phi[2], 0, 2 * phi[4] - phi[3] - phi[5]], rtol=0, atol=1e-15)
+    step_se = [2 * se[1] + se[0] + se[2], 0, 2 * se[4] + se[3] + se[5]]
+    np.testing.assert_allclose(out["steps_stderr"], step_se, rtol=0, atol=1e-15)
+    assert out["kl_expected_stderr"] == pytest.approx(sum(step_se), abs=1e-15)  # no column shared by two steps
+    assert ones["kl_expected"] == 0 and ones["kl_expected_stderr"] == 0 and not np.any(ones["steps_stderr"])
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from ngramsim import (
     window_language,
     write_language,
 )
-from tests.strategies import languages
+from ngramsim.strategies import languages
 
 
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -8,8 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ngramsim import NGramLanguage, conditional_marginals, window_language
+from ngramsim.strategies import languages_with_length
 from tests import reference
-from tests.strategies import languages_with_length
 
 
 def _brute_force(language, length, x, revealed):

@@ -50,7 +50,7 @@ def test_summary_of_valid_and_invalid_runs():
 
 
 def test_gen_log_ppl_standard_error_is_the_sample_standard_error():
-    from tests.strategies import build_language
+    from ngramsim.strategies import build_language
 
     language = build_language(3, 2, 0.0, "stationary", seed=2)
     result = sample_mdm(language, 15, "linear:4", 400, rng=3)

@@ -10,10 +10,10 @@ from hypothesis import strategies as st
 
 from ngramsim import ExactOracle, Schedule, sample_mdm, window_language
 from ngramsim.metrics import wilson_interval
+from ngramsim.strategies import build_language, languages, schedule_specs
 from ngramsim.structured import ser_autoregressive, ser_one_step
 from tests import reference
 from tests.stats import gof_pvalue
-from tests.strategies import build_language, languages, schedule_specs
 
 LANGUAGES = {
     "W(3,2)": (window_language(3, 2), 4),  # order 2, zeros: the local kernel

@@ -8,8 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ngramsim import NGramLanguage, uniform_language, window_language
+from ngramsim.strategies import build_language, languages, languages_with_length
 from tests import reference
-from tests.strategies import build_language, languages, languages_with_length
 
 TIGHT = 1e-12
 

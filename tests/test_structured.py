@@ -6,9 +6,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ngramsim import window_language
+from ngramsim.strategies import languages_with_length
 from ngramsim.structured import ser_autoregressive, ser_one_step, theta
 from tests import reference
-from tests.strategies import languages_with_length
 
 MODEL = st.sampled_from([(0.0, 1.0), (0.2, 1.0), (0.1, 0.5), (0.0, 2.0)])
 
@@ -24,14 +24,17 @@ def test_transfer_matrix_ser_equals_brute_force(spec, exact, case, model):
 
 @pytest.mark.parametrize("V, m", [(2, 1), (4, 3), (8, 2), (16, 5)])
 @pytest.mark.parametrize("L", [2, 17, 400])
-def test_window_closed_forms(V, m, L):
+@pytest.mark.parametrize("tau", [0.5, 1.0, 2.0])
+def test_window_closed_forms(V, m, L, tau):
     language = window_language(V, m)
-    # C1: one step with lambda = 0 draws iid uniform tokens.
-    assert abs(ser_one_step(language, L) - (1 - (m / V) ** (L - 1))) < 1e-12
-    # C3: ar with learning error lambda (tau = 1).
     for lam in (0.0, 0.01, 0.3):
+        # C1, every lambda and tau: one step draws every token from p_theta of the uniform
+        # marginal, which is uniform (tempering and mixing with lambda/V keep a uniform law).
+        one_step = ser_one_step(language, L, learning_error=lam, temperature=tau)
+        assert abs(one_step - (1 - (m / V) ** (L - 1))) < 1e-12
+        # C3, every tau: ar draws each token from p_theta of a conditional uniform on m values.
         expected = 1 - (1 - lam * (V - m) / V) ** (L - 1)
-        assert abs(ser_autoregressive(language, L, learning_error=lam) - expected) < 1e-12
+        assert abs(ser_autoregressive(language, L, learning_error=lam, temperature=tau) - expected) < 1e-12
 
 
 def test_theta_matches_definition():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ngramsim import NGramLanguage, cycle_language, dirichlet_language, uniform_language, window_language
-from ngramsim._validation import MAX_TABLE_ENTRIES
+from ngramsim._validation import MAX_TABLE_ENTRIES, check_table_size
 
 P2 = [[0.5, 0.5], [0.1, 0.9]]
 MU2 = [0.5, 0.5]
@@ -55,7 +55,15 @@ def test_context_space_limit_is_a_clear_error():
         dirichlet_language(2, 40, rng=0)
     with pytest.raises(ValueError, match="context space too large"):
         NGramLanguage(P2, MU2, order=30)
-    assert MAX_TABLE_ENTRIES == 2**24
+
+
+def test_table_limit_is_the_boundary_the_message_states():
+    # Binary tables of every order up to the limit are accepted, the first beyond it refused, and
+    # the error's "(... MiB)" is the limit's float64 size (the message hard-codes that figure).
+    order = MAX_TABLE_ENTRIES.bit_length() - 1  # largest n with 2^(n-1) x 2 = 2^n entries <= limit
+    assert check_table_size(2, order) == 2 ** (order - 1)
+    with pytest.raises(ValueError, match=rf"the limit is {MAX_TABLE_ENTRIES} entries \({MAX_TABLE_ENTRIES * 8 // 2**20} MiB\)"):
+        check_table_size(2, order + 1)
 
 
 LANG = NGramLanguage([[0.2, 0.3, 0.5]] * 9, [1 / 9] * 9)  # order 3, V = 3
