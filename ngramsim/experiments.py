@@ -351,10 +351,12 @@ def profile_cells(profile):
     cells.append(("kl_decomposition", {"language": "dirichlet2", "schedule": "cosine:4", "learning_error": 0.05,
                                        "exact_length": 6, "length": lengths[-1], "num_samples": P["b1_samples"]}))
     for key in ("dirichlet2", "dirichlet3", "W(4,2)"):
-        L = min(lengths[-1], 256)
-        cells.append(("b2_vs_mc", {"language": key, "length": L, "num_samples": P["b1_samples"],
+        # Order 3: a length where Phi is exact by enumeration (4^10 sequences), so B2 is exact for all three.
+        L = 10 if key == "dirichlet3" else min(lengths[-1], 256)
+        cells.append(("b2_vs_mc", {"language": key, "length": L, "num_samples": 4 * P["b1_samples"],
                                    "phi_samples": P["b1_samples"],
-                                   "schedules": ["uniform:4", "uniform:16", "linear:16", "grow:8", "shrink:8"]}))
+                                   "schedules": ["uniform:4", "linear:8"] + (["uniform:8", "grow:4", "shrink:4"] if key ==
+                                   "dirichlet3" else ["uniform:16", "linear:16", "grow:8", "shrink:8"])}))
     L = min(lengths[-1], 256)
     for key in ("W(4,2)", "dirichlet2"):
         schedules = [f"{kind}:{N}" for N in (8, 16, 32) for kind in ("linear", "cosine", "uniform", "grow", "shrink",
