@@ -97,6 +97,14 @@ def _build_parser() -> _Parser:
     p.add_argument("--out", metavar="FILE.npy", help="write the samples as int64 (M, L)")
     p.add_argument("--json", action="store_true", help="print strict JSON")
 
+    p = sub.add_parser("reproduce", help="the paper's headline results: records, figures and a report (resumable)")
+    p.add_argument("--profile", choices=("tiny", "quick", "full"), default="quick",
+                   help="tiny: seconds (tests); quick: L up to 1024, minutes on two cores; full: L up to 16384")
+    p.add_argument("--out", default=None, metavar="DIR", help="output directory (default: ./ngramsim-reproduction)")
+    p.add_argument("--jobs", type=int, default=1, metavar="K", help="worker processes (results do not depend on it)")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="root seed of every cell")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
     p = sub.add_parser("check", help="hold every bound of THEORY.md against the simulator (exit 1 if one fails)")
     p.add_argument("--quick", action="store_true", help="a smaller grid (under two minutes on two cores)")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the random languages and Monte Carlo")
@@ -185,6 +193,23 @@ def _cmd_exact(args) -> int:
     return 0
 
 
+def _cmd_reproduce(args) -> int:
+    from ngramsim.reproduce import DEFAULT_OUT, reproduce
+
+    if args.jobs < 1:
+        raise UsageError(f"ngramsim reproduce: error: --jobs must be >= 1, got {args.jobs}")
+    out = args.out or DEFAULT_OUT
+    result = reproduce(args.profile, out, jobs=args.jobs, seed=args.seed, progress=not args.quiet and "auto")
+    from ngramsim.report import claim_checks
+
+    checks = claim_checks(result["records"])
+    print(f"wrote {result['report']} ({len(result['records'])} records in {out}/results.jsonl, "
+          f"{len(result['figures'])} figures in {out}/figures) in {result['wall_time']:.0f} s")
+    for c in checks:
+        print(f"  {'holds' if c['holds'] else 'FAILS'}  {c['claim']}: {c['measured']}")
+    return 0 if all(c["holds"] for c in checks) else 1
+
+
 def _cmd_check(args) -> int:
     from ngramsim.checks import check_records, run_checks
 
@@ -215,7 +240,7 @@ def _cmd_check(args) -> int:
 
 
 _COMMANDS = {"language": _cmd_language, "info": _cmd_info, "sample": _cmd_sample, "exact": _cmd_exact,
-             "check": _cmd_check}
+             "check": _cmd_check, "reproduce": _cmd_reproduce}
 
 
 def main(argv=None) -> int:
@@ -228,6 +253,9 @@ def main(argv=None) -> int:
     except UsageError as exc:
         print(f"{exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("ngramsim: interrupted", file=sys.stderr)
+        return 130
     except (ValueError, TypeError, OSError) as exc:
         if debug:
             raise

@@ -296,13 +296,26 @@ EXPERIMENTS = {
 
 
 def compute_cell(cell, rng, seed):
-    """Run the experiment a cell names (the function the sweep engine calls in its workers)."""
+    """Run the experiment a cell names (the function the sweep engine calls in its workers).
+
+    The sweep adds ``experiment``, ``seed``, ``cell_seed``, ``cell_key`` and ``version`` to
+    every record.  Library calls inside take integer seeds derived from ``seed``.
+    """
     if cell.experiment not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {cell.experiment!r}; expected one of {sorted(EXPERIMENTS)}")
-    records = EXPERIMENTS[cell.experiment](cell, rng, int(seed) % (2**31))
-    for r in records:
-        r["experiment"] = cell.experiment
-    return records
+    return EXPERIMENTS[cell.experiment](cell, rng, int(seed) % (2**31))
+
+
+def warm_kernels():
+    """Load (or compile) the kernels the experiments use, once per worker process, on tiny cases."""
+    w, d3 = named_language("W(4,2)"), named_language("dirichlet3")
+    for spec in ("uniform:2", "linear:2", "topk:2", "eb:1.0", "stride:2", "ar"):
+        sample_mdm(w, 8, spec, 2, rng=0)
+        sample_mdm(d3, 8, spec, 2, rng=0)
+    sample_mdm(w, 8, "ar", 2, rng=0, learning_error=0.1)
+    estimate_b1(w, 8, "uniform:2", 2, rng=0)
+    expected_kl(w, 8, "uniform:2")
+    exact_law(w, 4, "uniform:2")
 
 
 #: Sizes of each profile: lengths, Monte Carlo samples, and the KL / SER targets of experiments 3 and 8.
