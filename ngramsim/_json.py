@@ -38,3 +38,22 @@ def to_jsonable(obj):
 def dumps_strict(obj, **kwargs) -> str:
     """``json.dumps`` of :func:`to_jsonable` ``(obj)``, refusing any non-finite float."""
     return json.dumps(to_jsonable(obj), allow_nan=False, **kwargs)
+
+
+_NON_FINITE = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}
+
+
+def from_jsonable(obj):
+    """Invert :func:`to_jsonable` for non-finite floats: the strings ``"inf"``, ``"-inf"``, ``"nan"`` become floats.
+
+    Applied recursively through lists and dicts.  The encoding is lossy for a
+    genuine string value ``"nan"`` (it comes back as a float), so fields that may
+    hold arbitrary strings should not be decoded with it.
+    """
+    if isinstance(obj, dict):
+        return {k: from_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [from_jsonable(v) for v in obj]
+    if isinstance(obj, str):
+        return _NON_FINITE.get(obj, obj)
+    return obj
