@@ -322,7 +322,7 @@ def warm_kernels():
 PROFILES = {
     "tiny": {"lengths": [16, 32], "num_samples": 100, "b1_samples": 20, "steps_lengths": [16, 32, 64],
              "eps": 0.05, "delta": 0.5, "exact_length": 6},
-    "quick": {"lengths": [64, 256, 1024], "num_samples": 400, "b1_samples": 60,
+    "quick": {"lengths": [64, 256, 1024], "num_samples": 800, "b1_samples": 100,
               "steps_lengths": [64, 128, 256, 512, 1024], "eps": 0.05, "delta": 0.5, "exact_length": 8},
     "full": {"lengths": [64, 256, 1024, 4096, 16384], "num_samples": 2000, "b1_samples": 200,
              "steps_lengths": [64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384], "eps": 0.05, "delta": 0.5,
