@@ -18,7 +18,7 @@ from ngramsim.families import cycle_language, dirichlet_language, uniform_langua
 from ngramsim.exact import exact_law, exact_report
 from ngramsim.info import language_info
 from ngramsim.information import information_summary
-from ngramsim.io import read_language, write_language, write_npy_atomic
+from ngramsim.io import check_output_path, read_language, write_language, write_npy_atomic
 from ngramsim.metrics import sample_report
 from ngramsim.sampler import sample_mdm
 from ngramsim.schedules import SCHEDULE_GRAMMAR
@@ -113,6 +113,7 @@ def _build_parser() -> _Parser:
 
 
 def _cmd_language(args) -> int:
+    check_output_path(args.out)  # before any work: an unwritable --out is reported at once
     if args.family == "window":
         language = window_language(args.vocab_size, args.window)
     elif args.family == "dirichlet":
@@ -149,6 +150,8 @@ def _cmd_info(args) -> int:
 
 def _cmd_sample(args) -> int:
     language = read_language(args.language)
+    if args.out:
+        check_output_path(args.out)
     result = sample_mdm(
         language,
         args.length,
@@ -193,12 +196,32 @@ def _cmd_exact(args) -> int:
     return 0
 
 
+def _check_output_dir(path) -> None:
+    """An output directory: an existing writable directory, or a new one in an existing writable directory."""
+    import os
+    from pathlib import Path
+
+    path = Path(path)
+    if path.exists():
+        if not path.is_dir():
+            raise NotADirectoryError(f"--out {path}: exists and is not a directory")
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise PermissionError(f"--out {path}: directory is not writable")
+        return
+    parent = path.absolute().parent
+    if not parent.is_dir():
+        raise FileNotFoundError(f"--out {path}: directory {parent} does not exist (create it first)")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise PermissionError(f"--out {path}: directory {parent} is not writable")
+
+
 def _cmd_reproduce(args) -> int:
     from ngramsim.reproduce import DEFAULT_OUT, reproduce
 
     if args.jobs < 1:
         raise UsageError(f"ngramsim reproduce: error: --jobs must be >= 1, got {args.jobs}")
     out = args.out or DEFAULT_OUT
+    _check_output_dir(out)
     result = reproduce(args.profile, out, jobs=args.jobs, seed=args.seed, progress=not args.quiet and "auto")
     from ngramsim.report import claim_checks
 

@@ -278,6 +278,7 @@ def _write_cell(path: Path, cell: Cell, key: str, seed: int, records: list) -> d
         "records": records,
     }
     text = dumps_strict(payload) + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)  # the sweep owns out_dir/cells (and out_dir)
     write_text_atomic(path, text)
     return _decode_payload(json.loads(text))
 
@@ -739,5 +740,6 @@ def run_sweep(cells, compute, out_dir, *, seed, jobs=1, executor=None, progress=
     finally:
         reporter.close()
     records = [record for _, key, _, _ in rows for record in _augmented(payloads[key])]
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
     write_text_atomic(Path(out_dir) / _RESULTS_NAME, "".join(dumps_strict(record) + "\n" for record in records))
     return records
