@@ -69,8 +69,11 @@ def check_probability_rows(array, name: str, *, shape: tuple[int, ...], atol: fl
     ``sum_x q(x) = 1`` to machine precision; validation is idempotent, so a
     file round trip is exact.
     """
+    given = np.asarray(array) if not isinstance(array, np.ndarray) else array
+    if given.dtype.kind not in "biuf":  # complex, strings, objects: no silent cast (numpy would warn or truncate)
+        raise TypeError(f"{name} must be an array of real numbers, got dtype {given.dtype}")
     try:
-        arr = np.array(array, dtype=np.float64)
+        arr = np.array(given, dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{name} must be an array of real numbers ({exc})") from None
     if arr.shape != shape:
@@ -86,8 +89,12 @@ def check_probability_rows(array, name: str, *, shape: tuple[int, ...], atol: fl
     if np.any(bad):
         where = np.argwhere(bad)[0]
         label = f"row {int(where[0])}" if len(where) else "vector"
+        hint = ""
+        if given.dtype.kind == "f" and given.dtype.itemsize < 8:
+            hint = (f"; {name} has dtype {given.dtype}, whose rounding alone is about {np.finfo(given.dtype).eps:.1e} "
+                    "per entry: pass float64 values, or a larger atol=")
         raise ValueError(
-            f"{name} {label} sums to {float(sums[tuple(where)][0])!r}; rows must sum to 1 (atol={atol:g})"
+            f"{name} {label} sums to {float(sums[tuple(where)][0])!r}; rows must sum to 1 (atol={atol:g}){hint}"
         )
     # Rows already summing to 1 within rounding (2 V eps) are kept as given: dividing them
     # again would move entries by a few ulps, so a file round trip would not be exact.

@@ -12,7 +12,7 @@ import argparse
 import math
 import sys
 
-from ngramsim._json import dumps_strict
+from ngramsim._json import dumps_strict, to_jsonable
 from ngramsim._version import __version__
 from ngramsim.families import cycle_language, dirichlet_language, uniform_language, window_language
 from ngramsim.exact import exact_law, exact_report
@@ -37,67 +37,93 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: error: {message}")
 
 
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Help with each option's default (when it has a meaningful one), and examples kept as written."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if action.default not in (None, False, argparse.SUPPRESS) and "%(default)" not in text and action.option_strings:
+            text += " (default: %(default)s)"
+        return text
+
+
+def _command(sub, name, help_text, example):
+    return sub.add_parser(name, help=help_text, description=help_text, epilog=f"example:\n  {example}",
+                          formatter_class=_Formatter)
+
+
 def _add_language_commands(sub):
-    lang = sub.add_parser("language", help="write a language file (SPEC §1 JSON)")
+    lang = sub.add_parser("language", help="write a language file (SPEC §1 JSON)", formatter_class=_Formatter)
     kinds = lang.add_subparsers(dest="family", required=True, metavar="FAMILY")
 
-    p = kinds.add_parser("window", help="cyclic window language W(V, m) (THEORY C1)")
-    p.add_argument("--vocab-size", type=int, required=True, metavar="V")
-    p.add_argument("--window", type=int, required=True, metavar="m")
-    p.add_argument("--out", required=True, metavar="FILE")
+    p = _command(kinds, "window", "cyclic window language W(V, m) (THEORY C1), mu uniform",
+                 "ngramsim language window --vocab-size 8 --window 2 --out w.json")
+    p.add_argument("--vocab-size", type=int, required=True, metavar="V", help="vocabulary size V >= 2")
+    p.add_argument("--window", type=int, required=True, metavar="m", help="window m, 1 <= m < V")
+    p.add_argument("--out", required=True, metavar="FILE", help="language file to write")
 
-    p = kinds.add_parser("dirichlet", help="random Dirichlet language")
-    p.add_argument("--vocab-size", type=int, required=True, metavar="V")
-    p.add_argument("--order", type=int, required=True, metavar="n")
-    p.add_argument("--concentration", type=float, default=1.0, metavar="a")
-    p.add_argument("--forbidden", type=float, default=0.0, metavar="f")
-    p.add_argument("--seed", type=int, required=True, metavar="S")
-    p.add_argument("--out", required=True, metavar="FILE")
+    p = _command(kinds, "dirichlet", "random language: each row of P from a symmetric Dirichlet",
+                 "ngramsim language dirichlet --vocab-size 8 --order 3 --forbidden 0.5 --seed 1 --out d.json")
+    p.add_argument("--vocab-size", type=int, required=True, metavar="V", help="vocabulary size V >= 2")
+    p.add_argument("--order", type=int, required=True, metavar="n", help="order n >= 1 (contexts of n-1 tokens)")
+    p.add_argument("--concentration", type=float, default=1.0, metavar="a", help="Dirichlet parameter a > 0")
+    p.add_argument("--forbidden", type=float, default=0.0, metavar="f",
+                   help="probability that a transition is forbidden, 0 <= f < 1")
+    p.add_argument("--seed", type=int, required=True, metavar="S", help="seed of the draws")
+    p.add_argument("--out", required=True, metavar="FILE", help="language file to write")
 
-    p = kinds.add_parser("uniform", help="iid uniform tokens as an order-n language")
-    p.add_argument("--vocab-size", type=int, required=True, metavar="V")
-    p.add_argument("--order", type=int, required=True, metavar="n")
-    p.add_argument("--out", required=True, metavar="FILE")
+    p = _command(kinds, "uniform", "iid uniform tokens as an order-n language",
+                 "ngramsim language uniform --vocab-size 4 --order 2 --out u.json")
+    p.add_argument("--vocab-size", type=int, required=True, metavar="V", help="vocabulary size V >= 2")
+    p.add_argument("--order", type=int, required=True, metavar="n", help="order n >= 1")
+    p.add_argument("--out", required=True, metavar="FILE", help="language file to write")
 
-    p = kinds.add_parser("cycle", help="deterministic cycle x_{i+1} = x_i + 1 mod V")
-    p.add_argument("--vocab-size", type=int, required=True, metavar="V")
-    p.add_argument("--out", required=True, metavar="FILE")
+    p = _command(kinds, "cycle", "deterministic cycle x_{i+1} = x_i + 1 mod V",
+                 "ngramsim language cycle --vocab-size 5 --out c.json")
+    p.add_argument("--vocab-size", type=int, required=True, metavar="V", help="vocabulary size V >= 2")
+    p.add_argument("--out", required=True, metavar="FILE", help="language file to write")
 
 
 def _build_parser() -> _Parser:
-    parser = _Parser(prog="ngramsim", description="Theory-verification simulator for masked diffusion LMs.")
+    parser = _Parser(prog="ngramsim", description="Theory-verification simulator for masked diffusion LMs.",
+                     epilog="exit status: 0 success, 1 a checked bound failed, 2 usage error or size limit, "
+                            "130 interrupted", formatter_class=_Formatter)
     parser.add_argument("--version", action="version", version=f"ngramsim {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_language_commands(sub)
-    p = sub.add_parser("info", help="summarise a language file")
-    p.add_argument("--language", required=True, metavar="FILE")
+    p = _command(sub, "info", "summarise a language file (add --length for TC, DTC and Phi)",
+                 "ngramsim info --language w.json --length 64 --json")
+    p.add_argument("--language", required=True, metavar="FILE", help="language file (SPEC §1)")
     p.add_argument("--length", type=int, metavar="L", help="add tc, dtc, sum_mi and phi at this length")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of Monte Carlo estimates (when not exact)")
     p.add_argument("--num-samples", type=int, default=200, metavar="M", help="Monte Carlo samples (when not exact)")
     p.add_argument("--json", action="store_true", help="print strict JSON")
 
-    p = sub.add_parser("exact", help="the sampler's exact law, KL, SER and B1 decomposition (tiny cases)")
-    p.add_argument("--language", required=True, metavar="FILE")
-    p.add_argument("--length", type=int, required=True, metavar="L")
+    p = _command(sub, "exact", "the sampler's exact law, KL, SER and B1 decomposition (tiny cases)",
+                 "ngramsim exact --language w.json --length 6 --schedule uniform:2 --json")
+    p.add_argument("--language", required=True, metavar="FILE", help="language file (SPEC §1)")
+    p.add_argument("--length", type=int, required=True, metavar="L", help="sequence length ((V+1)^L <= 2^23)")
     p.add_argument("--schedule", required=True, metavar="SPEC", help=SCHEDULE_GRAMMAR)
-    p.add_argument("--learning-error", type=float, default=0.0, metavar="LAMBDA")
-    p.add_argument("--temperature", type=float, default=1.0, metavar="TAU")
+    p.add_argument("--learning-error", type=float, default=0.0, metavar="LAMBDA", help="learning error 0 <= lambda < 1")
+    p.add_argument("--temperature", type=float, default=1.0, metavar="TAU", help="temperature tau > 0")
     p.add_argument("--json", action="store_true", help="print strict JSON")
     p.add_argument("--distribution", action="store_true", help="add p over V^L (lexicographic C order)")
 
-    p = sub.add_parser("sample", help="sample the idealised MDM and report SER, perplexities, NFEs")
-    p.add_argument("--language", required=True, metavar="FILE")
-    p.add_argument("--length", type=int, required=True, metavar="L")
+    p = _command(sub, "sample", "sample the idealised MDM and report SER, perplexities, NFEs",
+                 "ngramsim sample --language w.json --length 256 --schedule uniform:16 --num-samples 1000 --seed 0")
+    p.add_argument("--language", required=True, metavar="FILE", help="language file (SPEC §1)")
+    p.add_argument("--length", type=int, required=True, metavar="L", help="sequence length")
     p.add_argument("--schedule", required=True, metavar="SPEC", help=SCHEDULE_GRAMMAR)
-    p.add_argument("--num-samples", type=int, required=True, metavar="M")
-    p.add_argument("--seed", type=int, required=True, metavar="S")
-    p.add_argument("--learning-error", type=float, default=0.0, metavar="LAMBDA")
-    p.add_argument("--temperature", type=float, default=1.0, metavar="TAU")
+    p.add_argument("--num-samples", type=int, required=True, metavar="M", help="number of sequences")
+    p.add_argument("--seed", type=int, required=True, metavar="S", help="seed (the same seed gives the same samples)")
+    p.add_argument("--learning-error", type=float, default=0.0, metavar="LAMBDA", help="learning error 0 <= lambda < 1")
+    p.add_argument("--temperature", type=float, default=1.0, metavar="TAU", help="temperature tau > 0")
     p.add_argument("--out", metavar="FILE.npy", help="write the samples as int64 (M, L)")
     p.add_argument("--json", action="store_true", help="print strict JSON")
 
-    p = sub.add_parser("reproduce", help="the paper's headline results: records, figures and a report (resumable)")
+    p = _command(sub, "reproduce", "the paper's headline results: records, figures and a report (resumable)",
+                 "ngramsim reproduce --jobs 2")
     p.add_argument("--profile", choices=("tiny", "quick", "full"), default="quick",
                    help="tiny: seconds (tests); quick: L up to 1024, minutes on two cores; full: L up to 16384")
     p.add_argument("--out", default=None, metavar="DIR", help="output directory (default: ./ngramsim-reproduction)")
@@ -105,8 +131,9 @@ def _build_parser() -> _Parser:
     p.add_argument("--seed", type=int, default=0, metavar="S", help="root seed of every cell")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
-    p = sub.add_parser("check", help="hold every bound of THEORY.md against the simulator (exit 1 if one fails)")
-    p.add_argument("--quick", action="store_true", help="a smaller grid (under two minutes on two cores)")
+    p = _command(sub, "check", "hold every bound of THEORY.md against the simulator (exit 1 if one fails)",
+                 "ngramsim check --quick --json")
+    p.add_argument("--quick", action="store_true", help="a smaller grid (seconds)")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the random languages and Monte Carlo")
     p.add_argument("--json", action="store_true", help="print strict JSON")
     return parser
@@ -141,11 +168,21 @@ def _cmd_info(args) -> int:
         print(dumps_strict(info))
         return 0
     width = max(len(k) for k in info)
-    for key, value in info.items():
-        if isinstance(value, list | dict):
-            value = dumps_strict(value)
-        print(f"{key:<{width}}  {value}")
+    for key, value in to_jsonable(info).items():
+        print(f"{key:<{width}}  {_summary(value)}")
     return 0
+
+
+def _summary(value, head=6) -> str:
+    """A one-line rendering: long lists show their first entries and their length."""
+    if isinstance(value, list) and len(value) > head:
+        shown = ", ".join(_summary(v, head) for v in value[:head])
+        return f"[{shown}, ...] ({len(value)} values)"
+    if isinstance(value, list):
+        return "[" + ", ".join(_summary(v, head) for v in value) + "]"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
 
 
 def _cmd_sample(args) -> int:
