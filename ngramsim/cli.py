@@ -316,6 +316,18 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("ngramsim: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `ngramsim ... | head`: the reader left; exit quietly (and keep Python from complaining at exit).
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except MemoryError:
+        if debug:
+            raise
+        print("ngramsim: error: out of memory; lower --length, --num-samples or the number of steps", file=sys.stderr)
+        return 2
     except (ValueError, TypeError, OSError) as exc:
         if debug:
             raise

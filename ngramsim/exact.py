@@ -39,15 +39,18 @@ EXACT_STATE_LIMIT = 2**23
 
 
 def check_exact_size(language: NGramLanguage, length: int) -> int:
-    """Return ``(V+1)^L`` after checking it against :data:`EXACT_STATE_LIMIT`."""
-    size = (language.vocab_size + 1) ** length
-    if size > EXACT_STATE_LIMIT:
+    """Return ``(V+1)^L`` after checking it against :data:`EXACT_STATE_LIMIT` (in log space: no huge integers)."""
+    V = language.vocab_size
+    log10_size = length * math.log10(V + 1)
+    if log10_size > math.log10(EXACT_STATE_LIMIT):
+        shown = f"{(V + 1) ** length}" if log10_size < 15 else f"about 10^{log10_size:.0f}"
         raise ValueError(
-            f"length={length} with vocab_size={language.vocab_size} needs (V+1)^L = {size} partial states, "
-            f"beyond the exact engine's limit of {EXACT_STATE_LIMIT}; use Monte Carlo instead "
-            "(ngramsim.sample_mdm / `ngramsim sample`, or the estimators in ngramsim.decomposition)"
+            f"length={length} with vocab_size={V} needs (V+1)^L = {V + 1}^{length} = {shown} partial states, "
+            f"beyond the exact engine's limit of 2^{int(math.log2(EXACT_STATE_LIMIT))}; lower length or use "
+            "Monte Carlo instead (ngramsim.sample_mdm / `ngramsim sample`, or the estimators in "
+            "ngramsim.decomposition)"
         )
-    return size
+    return (V + 1) ** length
 
 
 def all_sequences(vocab_size: int, length: int) -> np.ndarray:
