@@ -42,7 +42,8 @@ def check_exact_size(language: NGramLanguage, length: int) -> int:
     """Return ``(V+1)^L`` after checking it against :data:`EXACT_STATE_LIMIT` (in log space: no huge integers)."""
     V = language.vocab_size
     log10_size = length * math.log10(V + 1)
-    if log10_size > math.log10(EXACT_STATE_LIMIT):
+    # Exact integers while they are small, logarithms beyond (a 10^6990-digit integer is not printable).
+    if (V + 1) ** length > EXACT_STATE_LIMIT if log10_size < 18 else log10_size > math.log10(EXACT_STATE_LIMIT):
         shown = f"{(V + 1) ** length}" if log10_size < 15 else f"about 10^{log10_size:.0f}"
         raise ValueError(
             f"length={length} with vocab_size={V} needs (V+1)^L = {V + 1}^{length} = {shown} partial states, "
