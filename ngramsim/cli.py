@@ -78,6 +78,17 @@ def _add_language_commands(sub):
     p.add_argument("--order", type=int, required=True, metavar="n", help="order n >= 1")
     p.add_argument("--out", required=True, metavar="FILE", help="language file to write")
 
+    p = _command(kinds, "fit", "fit an n-gram language to a text corpus (counts, smoothing, mu from the corpus)",
+                 "ngramsim language fit --corpus text.txt --order 3 --smoothing interp --out t.json")
+    p.add_argument("--corpus", required=True, metavar="FILE", help="the text (UTF-8 unless --tokenizer bytes)")
+    p.add_argument("--order", type=int, required=True, metavar="n", help="order n >= 1")
+    p.add_argument("--tokenizer", choices=("char", "bytes", "whitespace"), default="char", help="how to split the text")
+    p.add_argument("--smoothing", default="add-k:0.5", metavar="SPEC", help="add-k:K, interp (Witten-Bell) or none")
+    p.add_argument("--top-k", type=int, default=None, metavar="K", help="keep each row's K largest entries")
+    p.add_argument("--teleport", type=float, default=0.0, metavar="EPS",
+                   help="mix in EPS times the unigram law, 0 <= EPS < 1")
+    p.add_argument("--out", required=True, metavar="FILE", help="language file to write (vocabulary in meta)")
+
     p = _command(kinds, "cycle", "deterministic cycle x_{i+1} = x_i + 1 mod V",
                  "ngramsim language cycle --vocab-size 5 --out c.json")
     p.add_argument("--vocab-size", type=int, required=True, metavar="V", help="vocabulary size V >= 2")
@@ -120,6 +131,8 @@ def _build_parser() -> _Parser:
     p.add_argument("--learning-error", type=float, default=0.0, metavar="LAMBDA", help="learning error 0 <= lambda < 1")
     p.add_argument("--temperature", type=float, default=1.0, metavar="TAU", help="temperature tau > 0")
     p.add_argument("--out", metavar="FILE.npy", help="write the samples as int64 (M, L)")
+    p.add_argument("--decode", action="store_true",
+                   help="print the samples as text (languages fitted to a corpus: meta.vocabulary)")
     p.add_argument("--json", action="store_true", help="print strict JSON")
 
     p = _command(sub, "reproduce", "the paper's headline results: records, figures and a report (resumable)",
@@ -149,6 +162,13 @@ def _cmd_language(args) -> int:
         )
     elif args.family == "uniform":
         language = uniform_language(args.vocab_size, args.order)
+    elif args.family == "fit":
+        from pathlib import Path
+
+        from ngramsim.corpus import fit_language
+
+        language = fit_language(Path(args.corpus), args.order, tokenizer=args.tokenizer, smoothing=args.smoothing,
+                                top_k=args.top_k, teleport=args.teleport)
     else:
         language = cycle_language(args.vocab_size)
     write_language(language, args.out)
@@ -189,6 +209,11 @@ def _cmd_sample(args) -> int:
     language = read_language(args.language)
     if args.out:
         check_output_path(args.out)
+    vocabulary = language.meta.get("vocabulary")
+    if args.decode and (not isinstance(vocabulary, list | tuple) or len(vocabulary) != language.vocab_size
+                        or not all(isinstance(t, str) for t in vocabulary)):
+        raise UsageError("ngramsim sample: error: --decode needs meta.vocabulary, a list of vocab_size token strings "
+                         "(languages from `ngramsim language fit` have one)")
     result = sample_mdm(
         language,
         args.length,
@@ -201,6 +226,17 @@ def _cmd_sample(args) -> int:
     if args.out:
         write_npy_atomic(args.out, result.samples)
     report = sample_report(language, result)
+    if args.decode:
+        from ngramsim.corpus import decode_tokens
+
+        tokenizer = language.meta.get("tokenizer", "char")
+        texts = [decode_tokens(x, vocabulary, tokenizer) for x in result.samples]
+        if args.json:
+            report["decoded"] = texts
+        else:
+            for text in texts:
+                print(text)
+            return 0
     if args.json:
         print(dumps_strict(report))
     elif not args.out:
