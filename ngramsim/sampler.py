@@ -210,9 +210,9 @@ def truncation_distances(language, length, rule, temperature):
     return truncation_distance(left, eta), truncation_distance(right, eta), eta
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=4)
 def _cached_truncation(language, length, rule, lam, tau):
-    """Fan tables of the order-2 adaptive sampler (:func:`~ngramsim._kernels.adaptive_local2.truncation`)."""
+    """Truncated-key tables of the order-2 adaptive sampler (:func:`~ngramsim._kernels.adaptive_local2.truncation`)."""
     dl, dr, _ = truncation_distances(language, length, rule, tau)
     return truncation(_cached_local_tables(language, length), (rule, float(lam), float(tau)), dl, dr)
 

@@ -47,7 +47,7 @@ from ngramsim._kernels.selection import (
 )
 
 #: Truncated keys are tabulated while ``(V + 1) V D_L D_R`` is at most this (else computed).
-TABLE_LIMIT = 2**21
+TABLE_LIMIT = 2**20
 
 
 @numba.njit(cache=True)
