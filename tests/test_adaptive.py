@@ -177,6 +177,25 @@ def test_truncation_happens_and_stays_within_tolerance(V, e, spec):
     assert debug[0] <= KEY_TOLERANCE and debug[2] == 0
 
 
+def test_computed_truncated_keys_equal_tabulated_ones(monkeypatch):
+    # Above TABLE_LIMIT the truncated keys are computed position by position: same keys, same samples.
+    from ngramsim import sampler
+    from ngramsim._kernels import adaptive_local2
+
+    language = mixing_language(4, 0.2, 3)
+    assert max(truncation_distances(language, 150, EB, 1.0)[:2]) < 150
+    tabulated = {spec: sample_mdm(language, 150, spec, 4, rng=8, learning_error=0.1, method="local")
+                 for spec in ("topk:40", "eb:0.7")}
+    monkeypatch.setattr(adaptive_local2, "TABLE_LIMIT", 0)
+    sampler._cached_truncation.cache_clear()
+    try:
+        for spec, expected in tabulated.items():
+            assert _adaptive_debug(language, 150, spec, 5, learning_error=0.1)[1][1] > 0  # truncation acts
+            _same(expected, sample_mdm(language, 150, spec, 4, rng=8, learning_error=0.1, method="local"))
+    finally:
+        sampler._cached_truncation.cache_clear()
+
+
 # ------------------------------------------------------------------ the law where truncation acts at tiny lengths
 LAW_LANGUAGE = mixing_language(3, 1e-8, 1, 0.4)  # D = (4, 3) at L = 6; one forbidden transition
 LAW_LENGTH = 6

@@ -36,6 +36,7 @@ from ngramsim._kernels.powers import gap_weights
 from ngramsim._kernels.reverse import draw_uniform, draw_weights, record_kl, theta_row
 from ngramsim._kernels.rng import uniform_pair
 from ngramsim._kernels.selection import (
+    BLOCK_SHIFT,
     bits_add,
     bits_new,
     bits_pred,
@@ -69,16 +70,17 @@ def key_of(da, xa, db, xb, tables, kparams, w, row):
 def key_tables(tables, kparams, dl, dr):
     """``(two, left, right, k0)``: truncated keys at distances ``da < D_L`` and/or ``db < D_R``.
 
-    ``two[xa, xb, da, db]`` (both factors near; ``xa = V`` is the left edge),
-    ``left[xa, da]`` (right factor far: 1), ``right[xb, db]`` (left factor far: ``rho``),
-    ``k0`` (both far).  Index 0 of the distances is unused.
+    Laid out so that the positions of one gap read consecutive entries:
+    ``two[xa, xb, da + db, da]`` (both factors near; ``xa = V`` is the left edge),
+    ``left[xa, da]`` (right factor far: 1), ``right[xb, D_R - db]`` (left factor far: ``rho``),
+    ``k0`` (both far).  Entries of index 0 are unused.
     """
     powers = tables[0]
     length = powers.shape[0] - 1
     V = powers.shape[2]
     w = np.empty(V)
     row = np.empty(V)
-    two = np.full((V + 1, V, dl, dr), np.inf)
+    two = np.full((V + 1, V, dl + dr - 1, dl), np.inf)
     left = np.full((V + 1, dl), np.inf)
     right = np.full((V, dr), np.inf)
     for xa in range(V + 1):
@@ -86,10 +88,10 @@ def key_tables(tables, kparams, dl, dr):
             left[xa, da] = key_of(da, xa, 1, V, tables, kparams, w, row)
             for xb in range(V):
                 for db in range(1, dr):
-                    two[xa, xb, da, db] = key_of(da, xa, db, xb, tables, kparams, w, row)
+                    two[xa, xb, da + db, da] = key_of(da, xa, db, xb, tables, kparams, w, row)
     for xb in range(V):
         for db in range(1, dr):
-            right[xb, db] = key_of(length, 0, db, xb, tables, kparams, w, row)
+            right[xb, dr - db] = key_of(length, 0, db, xb, tables, kparams, w, row)
     return two, left, right, key_of(length, 0, 1, V, tables, kparams, w, row)
 
 
@@ -112,7 +114,8 @@ def truncation(tables, kparams, dl, dr):
 
 @numba.njit(cache=True, inline="always")
 def _rescore_tabulated(spans, n, x, tree, two, left, right, limits, far):
-    """Rewrite the truncated keys of the runs ``spans[:n] = (lo, hi, a, b)`` (positions of the gap ``(a, b)``).
+    """Rewrite the truncated keys of the runs ``spans[:n] = (lo, hi, a, b)`` (positions of the gap ``(a, b)``,
+    in increasing order), then repair the tree once per group of nearby runs.
 
     A factor is near when ``i - a < D_L`` (left; ``a = -1`` is the edge token ``V``) or
     ``b - i < D_R`` with ``b < L`` (right; the right edge is exactly 1, hence far); far
@@ -132,11 +135,20 @@ def _rescore_tabulated(spans, n, x, tree, two, left, right, limits, far):
         for i in range(lo, min(last_near, first_near - 1) + 1):
             val[i] = left[xa, i - a]
         for i in range(max(lo, first_near), last_near + 1):
-            val[i] = two[xa, xb, i - a, b - i]
+            val[i] = two[xa, xb, b - a, i - a]
         for i in range(max(lo, last_near + 1), min(hi, first_near - 1) + 1):
             val[i] = far
         for i in range(max(lo, last_near + 1, first_near), hi + 1):
-            val[i] = right[xb, b - i]
+            val[i] = right[xb, i - b + dr]
+    # Runs closer than a block share blocks and paths: one repair for them (the positions in
+    # between, revealed or unchanged, are merely rescanned).
+    m = 0
+    while m < n:
+        lo, hi = spans[m, 0], spans[m, 1]
+        m += 1
+        while m < n and spans[m, 0] - hi <= 1 << BLOCK_SHIFT:
+            hi = spans[m, 1]
+            m += 1
         tree_fill(tree, lo, hi)
 
 
@@ -166,8 +178,8 @@ def _changed(sel, k, around, x, reach, limits, spans):
     ``q(x_R) > 0`` still holds.
 
     ``around[m] = (a, b)``: the nearest revealed tokens of ``sel[m]`` before the step (the
-    nearest ones now are these or neighbouring new tokens).  ``spans[n] = (lo, hi, a, b)``:
-    positions ``lo .. hi`` of the gap ``(a, b)`` (``-1``/``L`` = the edges).  For a new token
+    nearest ones now are these or neighbouring new tokens).  ``spans[n] = (lo, hi, a, b)``, in
+    increasing order: positions ``lo .. hi`` of the gap ``(a, b)`` (``-1``/``L`` = the edges).  For a new token
     ``j`` with neighbours ``a < j < b``: the positions of ``(a, j)`` within ``D_R`` of ``j``
     (unless ``a`` is new: then they were listed with ``a``) and those of ``(j, b)`` within
     ``D_L`` of ``j`` or, when ``b`` is new, within ``D_R`` of ``b``.  ``q(x_R) > 0`` iff every pair
@@ -192,15 +204,17 @@ def _changed(sel, k, around, x, reach, limits, spans):
                 spans[n, 0], spans[n, 1], spans[n, 2], spans[n, 3] = lo, j - 1, a, j
                 n += 1
         hi = min(b - 1, j + dl - 1)
+        low = b  # the run within D_R of b when b is new too, if apart from (j, hi]
         if m + 1 < k and sel[m + 1] == b:
             low = max(j + 1, b - dr + 1)
             if low <= hi + 1:
                 hi = b - 1
-            else:
-                spans[n, 0], spans[n, 1], spans[n, 2], spans[n, 3] = low, b - 1, j, b
-                n += 1
+                low = b
         if j < hi:
             spans[n, 0], spans[n, 1], spans[n, 2], spans[n, 3] = j + 1, hi, j, b
+            n += 1
+        if low < b:
+            spans[n, 0], spans[n, 1], spans[n, 2], spans[n, 3] = low, b - 1, j, b
             n += 1
     return n, ok
 
