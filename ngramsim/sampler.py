@@ -24,11 +24,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ngramsim._kernels.adaptive import score_key, select
+from ngramsim._kernels.adaptive import score_key, select, truncation_eta
+from ngramsim._kernels.adaptive_local2 import debug_local2, truncation
 from ngramsim._kernels import mdm as _k
 from ngramsim._kernels.chain import propagate_context_laws
 from ngramsim._kernels.forward_backward import TRUST, chain_trusted
-from ngramsim._kernels.powers import power_tables
+from ngramsim._kernels.powers import mixing_profile, power_tables, truncation_distance
 from ngramsim._kernels.reverse import draw_uniform, draw_weights, theta_row
 from ngramsim._kernels.rng import draw_keys, draw_stream
 from ngramsim._kernels.steps import assign_steps, positions_by_step
@@ -193,6 +194,46 @@ def _cached_local_tables(language, length):
     return power_tables(P, mu, length)
 
 
+@functools.lru_cache(maxsize=4)
+def _cached_mixing_profile(language, length):
+    """:func:`~ngramsim._kernels.powers.mixing_profile` of the local tables, once per (language, length)."""
+    return mixing_profile(_cached_local_tables(language, length))
+
+
+def truncation_distances(language, length, rule, temperature):
+    """``(D_L, D_R, eta)`` of the order-2 adaptive sampler (``L + 1``: the chain does not mix within ``L``).
+
+    ``eta`` from :func:`~ngramsim._kernels.adaptive.truncation_eta` (keys within
+    ``KEY_TOLERANCE`` of the exact ones); the distances from the tables' mixing profile.
+    """
+    eta = truncation_eta(rule, language.vocab_size, temperature)
+    left, right = _cached_mixing_profile(language, length)
+    return truncation_distance(left, eta), truncation_distance(right, eta), eta
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_truncation(language, length, rule, lam, tau):
+    """Truncated-key tables of the order-2 adaptive sampler (:func:`~ngramsim._kernels.adaptive_local2.truncation`)."""
+    dl, dr, _ = truncation_distances(language, length, rule, tau)
+    return truncation(_cached_local_tables(language, length), (rule, float(lam), float(tau)), dl, dr)
+
+
+def _adaptive_debug(language, length, schedule, key, learning_error=0.0, temperature=1.0):
+    """Run the order-2 adaptive loop on one stream ``key`` with its per-step self-checks (tests only).
+
+    Returns ``(tokens, debug)`` with ``debug = [max |maintained key - exact key|, positions scored
+    with a truncated factor (summed over steps), steps whose choice differs from select() on the
+    maintained keys, steps]``.
+    """
+    resolved = parse_schedule(schedule).resolve(length)
+    lam, tau = _check_model_params(learning_error, temperature)
+    rule_spec = (resolved.kind, resolved.sizes, float(resolved.gamma))
+    trunc = _cached_truncation(language, length, resolved.kind, lam, tau)
+    x, _, _, debug, _, _ = debug_local2(np.uint64(key), rule_spec, _cached_local_tables(language, length), trunc,
+                                        (lam, tau), length, max(resolved.num_steps, 1))
+    return x, debug
+
+
 #: The windows model tabulates the prefix law of the context chain while ``(L - n + 2) K`` floats fit.
 PREFIX_TABLE_LIMIT = 2**22
 
@@ -241,7 +282,11 @@ def _run_exact(language, resolved, keys, lam, tau, method, out, nfe, per_step, f
         model = (P, succ, mu, trusted, m, method != "naive")
     if resolved.is_adaptive:
         rule_spec = (resolved.kind, resolved.sizes, float(resolved.gamma))
-        _k.sample_adaptive(keys, rule_spec, local2, tables, model, params, prefix, outputs)
+        if local2:
+            trunc = _cached_truncation(language, L, resolved.kind, params[0], params[1])
+            _k.sample_adaptive_local2(keys, rule_spec, tables, trunc, params, outputs)
+        else:
+            _k.sample_adaptive_windows(keys, rule_spec, model, params, prefix, outputs)
         return
     schedule = (resolved.kind, resolved.alias_prob, resolved.alias_index, resolved.sizes, resolved.step_of,
                 resolved.num_steps)

@@ -241,29 +241,3 @@ def fixed_blocks(key, schedule, model, params, prefix, x, per_step, stats, scrat
         if not failed and (shared or lam > 0.0 or not local):
             failed = not check_blocks(x, members, model, (first_rev, last_rev), prefix, A)
     return failed
-
-
-@numba.njit(cache=True)
-def conditionals_blocks(x, masked, model, params, prefix, scratch, rows, kls):
-    """``rows[i] = p_theta(. | x_R)``, ``kls[i] = KL(q || p_theta)`` at every masked ``i`` (listed in ``masked``).
-
-    ``scratch = (A, B, w_rows, totals)``; returns whether ``q(x_R) > 0``.
-    """
-    lam, tau = params
-    A, B, w_rows, totals = scratch
-    length = x.shape[0]
-    first_rev = length
-    last_rev = -1
-    for i in range(length):
-        if x[i] >= 0:
-            first_rev = min(first_rev, i)
-            last_rev = i
-    ok, _ = weights_for(x, masked, model, (first_rev, last_rev), prefix, A, B, w_rows, totals)
-    for j in range(masked.shape[0]):
-        i = masked[j]
-        if ok:
-            kls[i] = theta_row(w_rows[j], totals[j], lam, tau, rows[i])
-        else:
-            rows[i, :] = 1.0 / rows.shape[1]
-            kls[i] = 0.0
-    return ok
