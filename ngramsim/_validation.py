@@ -16,6 +16,10 @@ import numpy as np
 #: a clear error instead of a ``MemoryError`` deep inside numpy.
 MAX_TABLE_ENTRIES = 2**24
 
+#: Most tokens (``num_samples x length``) one sampling call draws: 2**27, i.e. 1 GiB of
+#: int64 samples (plus the per-step record and uniforms of the same order).
+MAX_SAMPLE_TOKENS = 2**27
+
 #: Default absolute tolerance on row sums of probability tables (SPEC §1).
 DEFAULT_ATOL = 1e-9
 
@@ -59,6 +63,17 @@ def check_table_size(vocab_size: int, order: int) -> int:
             f"the limit is {MAX_TABLE_ENTRIES} entries (128 MiB). Lower vocab_size or order."
         )
     return num_contexts
+
+
+def check_sample_size(num_samples: int, length: int) -> None:
+    """Refuse a sampling call that would hold more than :data:`MAX_SAMPLE_TOKENS` tokens."""
+    tokens = num_samples * length
+    if tokens > MAX_SAMPLE_TOKENS:
+        raise ValueError(
+            f"num_samples x length = {num_samples} x {length} = {tokens} tokens exceeds the limit of "
+            f"2^{MAX_SAMPLE_TOKENS.bit_length() - 1} = {MAX_SAMPLE_TOKENS} tokens per call (1 GiB of int64 samples); "
+            "lower num_samples or length, or draw several batches with different seeds"
+        )
 
 
 def check_probability_rows(array, name: str, *, shape: tuple[int, ...], atol: float) -> np.ndarray:

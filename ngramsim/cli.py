@@ -110,6 +110,7 @@ def _build_parser() -> _Parser:
     p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of Monte Carlo estimates (when not exact)")
     p.add_argument("--num-samples", type=int, default=200, metavar="M", help="Monte Carlo samples (when not exact)")
     p.add_argument("--json", action="store_true", help="print strict JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress bar on stderr (shown only on a terminal)")
 
     p = _command(sub, "exact", "the sampler's exact law, KL, SER and B1 decomposition (tiny cases)",
                  "ngramsim exact --language w.json --length 6 --schedule uniform:2 --json")
@@ -134,6 +135,7 @@ def _build_parser() -> _Parser:
     p.add_argument("--decode", action="store_true",
                    help="print the samples as text (languages fitted to a corpus: meta.vocabulary)")
     p.add_argument("--json", action="store_true", help="print strict JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress bar on stderr (shown only on a terminal)")
 
     p = _command(sub, "reproduce", "the paper's headline results: records, figures and a report (resumable)",
                  "ngramsim reproduce --jobs 2")
@@ -180,7 +182,8 @@ def _cmd_info(args) -> int:
     language = read_language(args.language)
     info = language_info(language)
     if args.length is not None:
-        info.update(information_summary(language, args.length, num_samples=args.num_samples, rng=args.seed))
+        info.update(information_summary(language, args.length, num_samples=args.num_samples, rng=args.seed,
+                                        progress=not args.quiet))
         info["length"] = args.length
         if "monte_carlo" in (info["dtc_method"], info["phi_method"]):
             info["seed"] = args.seed
@@ -222,6 +225,7 @@ def _cmd_sample(args) -> int:
         rng=args.seed,
         learning_error=args.learning_error,
         temperature=args.temperature,
+        progress=not args.quiet,
     )
     if args.out:
         write_npy_atomic(args.out, result.samples)

@@ -234,6 +234,8 @@ def sampler_law(kind, hazards, sizes, step_of, gamma, num_steps, Ev, oracle_rows
     comb = np.empty(L, dtype=np.int64)
     stats[:] = 0.0
     for t in range(num_steps):
+        if kind == BERNOULLI and hazards[t] == 0.0:
+            continue  # nothing can be revealed: the law stays
         nxt = np.zeros(size)
         moved = False
         for state in range(size):

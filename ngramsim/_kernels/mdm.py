@@ -22,7 +22,9 @@ _CHUNKS = 64
 # Common parameters: keys uint64[M] (one stream per sequence); the resolved schedule
 # (kind 0 Bernoulli, 1 counts, 2 explicit order, 3 topk, 4 margin, 5 eb, 6 esum; alias tables,
 # sizes, step_of, gamma, num_steps; arrays a kind does not use may be empty); params = (lam, tau);
-# outputs = (out int64[M, L], nfe int64[M], per_step int64[M, N], fallback bool[M], stats float64[M, 3])
+# outputs = (out int64[M, L], nfe int64[M], per_step int64[M, 2, W], fallback bool[M], stats float64[M, 3]),
+# W = min(N, L): per_step[s, 0, k] is the size of the k-th occupied step, per_step[s, 1, k] its 1-based step
+# (empty Bernoulli steps are skipped and not stored)
 # (learning KL: sum and count over tokens revealed with q(x_R) > 0, and max).
 
 
@@ -97,10 +99,12 @@ def sample_adaptive_local2(keys, rule_spec, tables, trunc, params, outputs):
     for s in numba.prange(out.shape[0]):
         stats[s, :] = 0.0
         per_step[s, :] = 0
-        failed, steps = adaptive_local2(keys[s], rule_spec, tables, trunc, params, out[s], per_step[s], stats[s],
+        failed, steps = adaptive_local2(keys[s], rule_spec, tables, trunc, params, out[s], per_step[s, 0], stats[s],
                                         no_debug)
         fallback[s] = failed
         nfe[s] = steps
+        for t in range(steps):  # every adaptive step reveals at least one token
+            per_step[s, 1, t] = t + 1
 
 
 @numba.njit(cache=True, parallel=True)
@@ -115,6 +119,8 @@ def sample_adaptive_windows(keys, rule_spec, model, params, prefix, outputs):
     for s in numba.prange(out.shape[0]):
         stats[s, :] = 0.0
         per_step[s, :] = 0
-        failed, steps = adaptive_windows(keys[s], rule_spec, model, params, prefix, out[s], per_step[s], stats[s])
+        failed, steps = adaptive_windows(keys[s], rule_spec, model, params, prefix, out[s], per_step[s, 0], stats[s])
         fallback[s] = failed
         nfe[s] = steps
+        for t in range(steps):  # every adaptive step reveals at least one token
+            per_step[s, 1, t] = t + 1

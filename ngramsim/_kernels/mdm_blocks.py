@@ -39,7 +39,7 @@ from ngramsim._kernels.forward_backward import (
 )
 from ngramsim._kernels.reverse import draw_theta, draw_uniform, record_kl, theta_row
 from ngramsim._kernels.rng import draw_stream
-from ngramsim._kernels.steps import assign_steps, positions_by_step
+from ngramsim._kernels.steps import assign_steps, occupied_steps
 
 
 @numba.njit(cache=True)
@@ -202,7 +202,8 @@ def fixed_blocks(key, schedule, model, params, prefix, x, per_step, stats, scrat
     """One sequence under a non-adaptive schedule; returns whether the fallback was used.
 
     ``schedule = (kind, alias_prob, alias_index, sizes, step_of, num_steps)``, ``params =
-    (lam, tau)``, ``scratch = (step, order, perm, A, B, rows, totals, row, schedule_u, value_u)``.
+    (lam, tau)``, ``scratch = (step, order, perm, A, B, rows, totals, row, schedule_u, value_u)``;
+    ``per_step`` (2, W) receives the sizes and 1-based steps of the occupied steps.
     """
     kind, alias_prob, alias_index, sizes, step_of, num_steps = schedule
     lam, tau = params
@@ -213,14 +214,12 @@ def fixed_blocks(key, schedule, model, params, prefix, x, per_step, stats, scrat
     x[:] = -1
     draw_stream(key, schedule_u, value_u)
     assign_steps(kind, schedule_u, alias_prob, alias_index, sizes, step_of, perm, step)
-    start = positions_by_step(step, num_steps, per_step, order)
+    occupied, start = occupied_steps(step, num_steps, per_step[0], per_step[1], order)  # empty steps skipped
     failed = False
     first_rev = length
     last_rev = -1
-    for t in range(num_steps):
+    for t in range(occupied):
         members = order[start[t]:start[t + 1]]
-        if members.shape[0] == 0:
-            continue
         shared = True
         if not failed:
             ok, shared = weights_for(x, members, model, (first_rev, last_rev), prefix, A, B, rows, totals)

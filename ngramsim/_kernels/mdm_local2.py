@@ -26,7 +26,7 @@ import numpy as np
 from ngramsim._kernels.powers import gap_weights
 from ngramsim._kernels.reverse import draw_theta, draw_uniform, draw_weights, record_kl, theta_row
 from ngramsim._kernels.rng import draw_stream
-from ngramsim._kernels.steps import assign_steps, positions_by_step
+from ngramsim._kernels.steps import assign_steps, occupied_steps
 
 
 @numba.njit(cache=True)
@@ -77,7 +77,6 @@ def fixed_local2(keys, first, count, kind, alias_prob, alias_index, sizes, step_
     exact = lam == 0.0 and tau == 1.0
     step = np.empty((count, length), dtype=np.int64)
     order = np.empty((count, length), dtype=np.int64)
-    start = np.empty(num_steps + 1, dtype=np.int64)
     nxt = np.empty(length + 2, dtype=np.int64)
     left = np.empty((count, length), dtype=np.int64)
     right = np.empty((count, length), dtype=np.int64)
@@ -87,17 +86,19 @@ def fixed_local2(keys, first, count, kind, alias_prob, alias_index, sizes, step_
     w = np.empty(V)
     row = np.empty(V)
     current = np.zeros(count, dtype=np.int64)
-    last_valid = np.full(count, num_steps, dtype=np.int64)  # steps drawn from q(.|x_R), q(x_R) > 0
+    last_valid = np.zeros(count, dtype=np.int64)  # occupied steps drawn from q(.|x_R), q(x_R) > 0
     failed = np.zeros(count, dtype=np.bool_)
     fails_next = np.zeros(count, dtype=np.bool_)
     for q in range(count):
         s = first + q
         draw_stream(keys[s], schedule_u, value_u[q])
         assign_steps(kind, schedule_u, alias_prob, alias_index, sizes, step_of, perm, step[q])
-        start[:] = positions_by_step(step[q], num_steps, per_step[s], order[q])
+        # Empty steps are skipped: step[q] holds ranks of the occupied steps from here on.
+        occupied, start = occupied_steps(step[q], num_steps, per_step[s, 0], per_step[s, 1], order[q])
+        last_valid[q] = occupied
         # Within a step the draws go right to left, so each position finds its strict right
         # neighbour through the same-step position after it: reverse each step's run in place.
-        for t in range(num_steps):
+        for t in range(occupied):
             lo = start[t]
             hi = start[t + 1] - 1
             while lo < hi:
@@ -167,4 +168,4 @@ def fixed_local2(keys, first, count, kind, alias_prob, alias_index, sizes, step_
         s = first + q
         fallback[s] = failed[q] or fails_next[q]
         if exact:  # every token of the steps before the fallback was drawn from the exact model
-            stats[s, 1] = per_step[s, : last_valid[q]].sum()
+            stats[s, 1] = per_step[s, 0, : last_valid[q]].sum()
