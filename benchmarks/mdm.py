@@ -12,7 +12,15 @@ repeats, with ``numba`` on one thread so that ratios compare like with like:
 3. growth: time per sequence for ``L = 256 .. 16384`` at ``N = L/4``, log-log slope
    (targets <= 1.15 for order 2, <= 1.6 for order 3);
 4. windows open on one side: order >= 3 ``ar`` against ancestral sampling for ``L = 2000 ..
-   32000`` (target <= 20, and flat in ``L``: no pass over the masked side of a window).
+   32000`` (target <= 20, and flat in ``L``: no pass over the masked side of a window);
+5. adaptive rules against the fixed schedule with the same number of steps, ``L = 1024``:
+   ``topk:256`` and ``margin:256`` / ``uniform:256``, ``eb:0.5`` and ``esum:1.0`` / ``uniform:L``
+   (target <= 10 for order 2, V = 4; orders 2 at V = 8, 16 and order 3 reported), with the
+   order-2 truncation distances ``D_L/D_R``;
+6. adaptive growth: time per sequence against ``L`` (``topk``/``margin`` at ``N = L/4``), log-log
+   slope (target <= 1.3 for order 2 over ``L = 1024 .. 16384``; order 3 reported).
+
+Sections 5-6 use the same number of sequences for every schedule of a comparison.
 """
 
 import numba
@@ -20,6 +28,8 @@ import numpy as np
 
 from benchmarks._timing import best_times
 from ngramsim import dirichlet_language, sample_mdm
+from ngramsim.sampler import truncation_distances
+from ngramsim.schedules import parse_schedule
 
 
 def _order2(quick):
@@ -91,6 +101,59 @@ def _one_sided(quick):
         print(f"order {order}, V = {V}: {row}  slope {slope:.3f}")
 
 
+_RULES = ("topk", "margin", "eb:0.5", "esum:1.0")
+
+
+def _rule_spec(rule, L):
+    """``topk``/``margin`` at ``N = L/4``; ``eb``/``esum`` as given."""
+    return f"{rule}:{L // 4}" if rule in ("topk", "margin") else rule
+
+
+def _baseline(rule, L):
+    """The fixed schedule with the same number of steps: ``uniform:N`` (or ``uniform:L`` for eb/esum)."""
+    return f"uniform:{L // 4}" if rule in ("topk", "margin") else f"uniform:{L}"
+
+
+def _adaptive(quick):
+    L = 1024
+    M = 8 if quick else 64
+    repeats = 2 if quick else 5
+    print(f"\n5. adaptive / fixed schedule with the same N, L = {L} (1 thread, best of {repeats}, interleaved, "
+          f"{M} sequences each)")
+    print(f"{'n':>2} {'V':>3} " + " ".join(f"{_rule_spec(r, L) + ' / ' + _baseline(r, L):>24}" for r in _RULES)
+          + "   D_L/D_R (topk, eb)")
+    for order, V in ((2, 4), (2, 8), (2, 16), (3, 4)):
+        language = dirichlet_language(V, order, concentration=0.5, rng=0)
+        specs = sorted({s for r in _RULES for s in (_rule_spec(r, L), _baseline(r, L))})
+        fns = {spec: (lambda spec=spec: sample_mdm(language, L, spec, M, rng=1)) for spec in specs}
+        best = best_times(fns, repeats)
+        ratios = [best[_rule_spec(r, L)] / best[_baseline(r, L)] for r in _RULES]
+        if order == 2:
+            d = [truncation_distances(language, L, parse_schedule(s).kind, 1.0)[:2] for s in ("topk:1", "eb:1")]
+            dist = ", ".join(f"{dl}/{dr}" for dl, dr in d)
+        else:
+            dist = "(no truncation)"
+        print(f"{order:>2} {V:>3} " + " ".join(f"{x:>24.2f}" for x in ratios) + f"   {dist}")
+
+
+def _adaptive_growth(quick):
+    print("\n6. adaptive growth (1 thread): time per sequence, fitted log-log slope")
+    for order, V, lengths in ((2, 4, [1024, 4096] if quick else [1024, 4096, 16384]),
+                              (3, 4, [256, 1024] if quick else [256, 1024, 4096])):
+        language = dirichlet_language(V, order, concentration=0.5, rng=0)
+        for rule in ("uniform",) + _RULES:
+            times = []
+            for L in lengths:
+                spec = f"uniform:{L // 4}" if rule == "uniform" else _rule_spec(rule, L)
+                M = max(2, (2 if quick else 16) * 1024 // L)
+                fn = lambda spec=spec, L=L, M=M: sample_mdm(language, L, spec, M, rng=1)
+                times.append(best_times({"mdm": fn}, 2 if quick else 3)["mdm"] / M)
+            slope = np.polyfit(np.log(lengths), np.log(times), 1)[0]
+            name = "uniform:L/4" if rule == "uniform" else (f"{rule}:L/4" if rule in ("topk", "margin") else rule)
+            row = "  ".join(f"L={L}: {t * 1e3:.3f} ms" for L, t in zip(lengths, times))
+            print(f"order {order}, V = {V}, {name:>11}: {row}  slope {slope:.3f}")
+
+
 def run(quick=False):
     threads = numba.get_num_threads()
     numba.set_num_threads(1)
@@ -99,6 +162,8 @@ def run(quick=False):
         _higher_orders(quick)
         _growth(quick)
         _one_sided(quick)
+        _adaptive(quick)
+        _adaptive_growth(quick)
     finally:
         numba.set_num_threads(threads)
     print(f"\n(all-thread runs scale both sides alike; {threads} threads available)")

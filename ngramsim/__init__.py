@@ -21,6 +21,7 @@ from ngramsim.io import (
     read_language,
     write_language,
 )
+from ngramsim.corpus import decode_tokens, fit_language
 from ngramsim.decomposition import estimate_b1, expected_kl
 from ngramsim.exact import ExactResult, exact_law
 from ngramsim.information import (
@@ -48,6 +49,8 @@ __all__ = [
     "cycle_language",
     "noisy_copy_language",
     "noisy_parity_language",
+    "fit_language",
+    "decode_tokens",
     "LanguageFormatError",
     "language_from_dict",
     "language_to_dict",

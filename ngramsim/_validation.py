@@ -16,6 +16,10 @@ import numpy as np
 #: a clear error instead of a ``MemoryError`` deep inside numpy.
 MAX_TABLE_ENTRIES = 2**24
 
+#: Most tokens (``num_samples x length``) one sampling call draws: 2**27, i.e. 1 GiB of
+#: int64 samples (plus the per-step record and uniforms of the same order).
+MAX_SAMPLE_TOKENS = 2**27
+
 #: Default absolute tolerance on row sums of probability tables (SPEC §1).
 DEFAULT_ATOL = 1e-9
 
@@ -61,6 +65,17 @@ def check_table_size(vocab_size: int, order: int) -> int:
     return num_contexts
 
 
+def check_sample_size(num_samples: int, length: int) -> None:
+    """Refuse a sampling call that would hold more than :data:`MAX_SAMPLE_TOKENS` tokens."""
+    tokens = num_samples * length
+    if tokens > MAX_SAMPLE_TOKENS:
+        raise ValueError(
+            f"num_samples x length = {num_samples} x {length} = {tokens} tokens exceeds the limit of "
+            f"2^{MAX_SAMPLE_TOKENS.bit_length() - 1} = {MAX_SAMPLE_TOKENS} tokens per call (1 GiB of int64 samples); "
+            "lower num_samples or length, or draw several batches with different seeds"
+        )
+
+
 def check_probability_rows(array, name: str, *, shape: tuple[int, ...], atol: float) -> np.ndarray:
     """Validate a table whose last axis holds probability vectors; return it renormalised.
 
@@ -69,8 +84,11 @@ def check_probability_rows(array, name: str, *, shape: tuple[int, ...], atol: fl
     ``sum_x q(x) = 1`` to machine precision; validation is idempotent, so a
     file round trip is exact.
     """
+    given = np.asarray(array) if not isinstance(array, np.ndarray) else array
+    if given.dtype.kind not in "biuf":  # complex, strings, objects: no silent cast (numpy would warn or truncate)
+        raise TypeError(f"{name} must be an array of real numbers, got dtype {given.dtype}")
     try:
-        arr = np.array(array, dtype=np.float64)
+        arr = np.array(given, dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{name} must be an array of real numbers ({exc})") from None
     if arr.shape != shape:
@@ -86,8 +104,12 @@ def check_probability_rows(array, name: str, *, shape: tuple[int, ...], atol: fl
     if np.any(bad):
         where = np.argwhere(bad)[0]
         label = f"row {int(where[0])}" if len(where) else "vector"
+        hint = ""
+        if given.dtype.kind == "f" and given.dtype.itemsize < 8:
+            hint = (f"; {name} has dtype {given.dtype}, whose rounding alone is about {np.finfo(given.dtype).eps:.1e} "
+                    "per entry: pass float64 values, or a larger atol=")
         raise ValueError(
-            f"{name} {label} sums to {float(sums[tuple(where)][0])!r}; rows must sum to 1 (atol={atol:g})"
+            f"{name} {label} sums to {float(sums[tuple(where)][0])!r}; rows must sum to 1 (atol={atol:g}){hint}"
         )
     # Rows already summing to 1 within rounding (2 V eps) are kept as given: dividing them
     # again would move entries by a few ulps, so a file round trip would not be exact.

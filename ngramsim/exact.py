@@ -39,15 +39,19 @@ EXACT_STATE_LIMIT = 2**23
 
 
 def check_exact_size(language: NGramLanguage, length: int) -> int:
-    """Return ``(V+1)^L`` after checking it against :data:`EXACT_STATE_LIMIT`."""
-    size = (language.vocab_size + 1) ** length
-    if size > EXACT_STATE_LIMIT:
+    """Return ``(V+1)^L`` after checking it against :data:`EXACT_STATE_LIMIT` (in log space: no huge integers)."""
+    V = language.vocab_size
+    log10_size = length * math.log10(V + 1)
+    # Exact integers while they are small, logarithms beyond (a 10^6990-digit integer is not printable).
+    if (V + 1) ** length > EXACT_STATE_LIMIT if log10_size < 18 else log10_size > math.log10(EXACT_STATE_LIMIT):
+        shown = f"{(V + 1) ** length}" if log10_size < 15 else f"about 10^{log10_size:.0f}"
         raise ValueError(
-            f"length={length} with vocab_size={language.vocab_size} needs (V+1)^L = {size} partial states, "
-            f"beyond the exact engine's limit of {EXACT_STATE_LIMIT}; use Monte Carlo instead "
-            "(ngramsim.sample_mdm / `ngramsim sample`, or the estimators in ngramsim.decomposition)"
+            f"length={length} with vocab_size={V} needs (V+1)^L = {V + 1}^{length} = {shown} partial states, "
+            f"beyond the exact engine's limit of 2^{int(math.log2(EXACT_STATE_LIMIT))}; lower length or use "
+            "Monte Carlo instead (ngramsim.sample_mdm / `ngramsim sample`, or the estimators in "
+            "ngramsim.decomposition)"
         )
-    return size
+    return (V + 1) ** length
 
 
 def all_sequences(vocab_size: int, length: int) -> np.ndarray:
@@ -158,6 +162,8 @@ def exact_law(language: NGramLanguage, length, schedule, *, learning_error=0.0, 
     oracle_rows = _oracle_table(language, length, oracle, Ev, size) if use_oracle else np.zeros((1, length, V))
     kind = resolved.kind
     hazards = _hazards(resolved.weights) if kind == BERNOULLI else np.zeros(0)
+    if kind == BERNOULLI:
+        _check_bernoulli_work(int(np.count_nonzero(hazards > 0)), V, length, parsed.spec)
     law = np.zeros(V**length)
     stats = np.zeros(3)
     _k.sampler_law(kind, hazards, resolved.sizes, resolved.step_of, resolved.gamma, resolved.num_steps, Ev,
@@ -177,6 +183,21 @@ def exact_law(language: NGramLanguage, length, schedule, *, learning_error=0.0, 
     # draws each token from a conditional that is positive on it), so p(x) = 0 is underflow.
     _check_representable(log_q > -np.inf, np.where(law > 0, 0.0, -np.inf), "p(x)")
     return _summarise(language, q, law, stats, tc, lk, parsed.spec, length, lam, tau)
+
+
+#: Most state transitions of a Bernoulli schedule in the exact engine: each step with a positive
+#: hazard moves every partial state to each of its outcomes, ``(2V+1)^L`` in all (2**28: ~10 s).
+EXACT_WORK_LIMIT = 2**28
+
+
+def _check_bernoulli_work(active_steps: int, V: int, length: int, spec: str) -> None:
+    log2_work = math.log2(active_steps) + length * math.log2(2 * V + 1)
+    if log2_work > math.log2(EXACT_WORK_LIMIT):
+        raise ValueError(
+            f"schedule {spec!r} at length={length}: the exact engine would follow {active_steps} steps x "
+            f"(2V+1)^L = 2^{log2_work:.1f} state transitions, beyond its limit of 2^28; use fewer steps or a "
+            "smaller length, or Monte Carlo (sample_mdm, `ngramsim sample`)"
+        )
 
 
 #: The exact engine works in float64; it refuses languages where a valid sequence's probability

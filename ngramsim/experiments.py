@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 
 from ngramsim.bounds import a2_ter_bound, c2_ser_lower_bound, c3_ser_lower_bound
 from ngramsim.decomposition import estimate_b1, expected_kl, expected_kl_from_phi
@@ -97,6 +96,17 @@ def _exact_phi(language, length):
     return _PHI[key]
 
 
+def _gen_ppl_records(language, length, spec, result, **extra):
+    """``gen_log_ppl_valid`` of the samples (mean over valid ones, 95% interval), if at least two are valid."""
+    summary = summarize_samples(language, result)
+    if summary["num_valid"] < 2:
+        return []
+    lo, hi = _mean_interval(summary["gen_log_ppl_valid"], summary["gen_log_ppl_valid_stderr"])
+    return [_record(language, length, spec, "gen_log_ppl_valid", summary["gen_log_ppl_valid"], lo=lo, hi=hi,
+                    method="mc", num_samples=summary["num_valid"], learning_error=result.learning_error,
+                    temperature=result.temperature, **extra)]
+
+
 def _kl_expected(language, length, spec, num_samples, seed):
     """``(value, lo, hi, method, num_samples)`` of ``E_S KL(q||p_S)``: B2 exactly where ``Phi`` is exact."""
     resolved = parse_schedule(spec).resolve(length)
@@ -119,12 +129,8 @@ def per_token_error(cell, rng, seed):
         value, lo, hi, method, m = _kl_expected(language, L, spec, p["b1_samples"], seed + N)
         records.append(_record(language, L, spec, "kl_expected_per_token", value / L, lo=lo / L, hi=hi / L,
                                method=method, num_samples=m, num_steps=N, learning_error=0.0, temperature=1.0))
-        summary = summarize_samples(language, sample_mdm(language, L, spec, p["num_samples"], rng=seed + N))
-        if summary["num_valid"] >= 2:
-            lo, hi = _mean_interval(summary["gen_log_ppl_valid"], summary["gen_log_ppl_valid_stderr"])
-            records.append(_record(language, L, spec, "gen_log_ppl_valid", summary["gen_log_ppl_valid"], lo=lo, hi=hi,
-                                   method="mc", num_samples=summary["num_valid"], num_steps=N,
-                                   entropy_per_token=language.entropy(L) / L, learning_error=0.0, temperature=1.0))
+        out = sample_mdm(language, L, spec, p["num_samples"], rng=seed + N)
+        records += _gen_ppl_records(language, L, spec, out, num_steps=N, entropy_per_token=language.entropy(L) / L)
         a2 = a2_ter_bound(language, N)
         if L > a2["min_length"]:
             records.append(_record(language, L, spec, "a2_bound", a2["bound"], num_steps=N))
@@ -257,11 +263,7 @@ def equal_nfe(cell, rng, seed):
         value, lo, hi, method, m = _kl_expected(language, L, spec, p["b1_samples"], seed + 1)
         records.append(_record(language, L, spec, "kl_expected_per_token", value / L, lo=lo / L, hi=hi / L,
                                method=method, num_samples=m, family=family))
-        summary = summarize_samples(language, out)
-        if summary["num_valid"] >= 2:
-            lo, hi = _mean_interval(summary["gen_log_ppl_valid"], summary["gen_log_ppl_valid_stderr"])
-            records.append(_record(language, L, spec, "gen_log_ppl_valid", summary["gen_log_ppl_valid"], lo=lo,
-                                   hi=hi, method="mc", num_samples=summary["num_valid"], family=family))
+        records += _gen_ppl_records(language, L, spec, out, family=family)
     return records
 
 

@@ -39,6 +39,7 @@ def window_language(vocab_size, window) -> NGramLanguage:
     m = check_int(window, "window", minimum=1)
     if m >= V:
         raise ValueError(f"window must satisfy 1 <= window < vocab_size={V}, got {m}")
+    check_table_size(V, 2)  # before allocating the V x V table
     P = np.zeros((V, V))
     for a in range(V):
         P[a, (a + np.arange(m)) % V] = 1.0 / m
@@ -67,6 +68,7 @@ def uniform_language(vocab_size, order) -> NGramLanguage:
 def cycle_language(vocab_size) -> NGramLanguage:
     """Deterministic cycle ``x_{i+1} = x_i + 1 mod V``: order 2, ``mu`` uniform (stationary)."""
     V = check_int(vocab_size, "vocab_size", minimum=2)
+    check_table_size(V, 2)  # before allocating the V x V table
     P = np.zeros((V, V))
     P[np.arange(V), (np.arange(V) + 1) % V] = 1.0
     return NGramLanguage(
@@ -90,6 +92,7 @@ def noisy_copy_language(vocab_size, noise) -> NGramLanguage:
     """
     V = check_int(vocab_size, "vocab_size", minimum=2)
     eps = check_real(noise, "noise", low=0.0, high=1.0)
+    check_table_size(V, 2)
     P = np.full((V, V), eps / (V - 1))
     np.fill_diagonal(P, 1.0 - eps)
     return NGramLanguage(

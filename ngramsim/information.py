@@ -28,6 +28,7 @@ from scipy.special import entr
 from ngramsim._kernels.chain import propagate_context_laws
 from ngramsim._kernels.forward_backward import chain_trusted, log_evidence
 from ngramsim._kernels.information import gap_row_entropies, local_conditional_entropies, phi_from_gaps
+from ngramsim._progress import progress_bar
 from ngramsim._validation import as_generator, check_int
 from ngramsim.marginals import chain_arrays
 from ngramsim.sources import NGramLanguage
@@ -52,6 +53,10 @@ ENUMERATION_LIMIT = 2**20
 LOCAL_WINDOW_LIMIT = 2**26
 #: Largest Monte Carlo job (elementary operations, roughly) accepted before refusing with advice.
 MONTE_CARLO_BUDGET = 2e10
+
+
+#: Multiply-adds per call of the exact order-2 Phi kernel (interrupts and progress between calls).
+PHI_CHUNK_OPERATIONS = 2**26
 
 
 def _check_exact_budget(cost, what):
@@ -243,8 +248,11 @@ def sum_mutual_information(language, length, **kwargs) -> Measure:
     return Measure(tc.value + dtc.value, dtc.stderr, dtc.method, dtc.num_samples)
 
 
-def _phi_order2(language, length):
-    """``Phi(k)`` for order <= 2 in ``O(L^2 + L V^3)``: first revealed token plus consecutive pairs by gap."""
+def _phi_order2(language, length, progress=False):
+    """``Phi(k)`` for order <= 2 in ``O(L^2 + L V^3)``: first revealed token plus consecutive pairs by gap.
+
+    The ``O(L^2)`` part runs in chunks of ``k`` (Ctrl-C acts between them; a progress bar on a
+    terminal if ``progress``)."""
     _check_exact_budget(length * length, "Phi (exact, order 2)")
     P, _, _, _ = chain_arrays(language)
     marg = language.token_marginals(length)
@@ -253,15 +261,23 @@ def _phi_order2(language, length):
     prefix = np.cumsum(marg, axis=0)  # prefix[n - 1] = sum_{a < n} q(x_a)
     gaps = np.zeros(length)
     gaps[1:] = np.einsum("du,du->d", prefix[length - 1 - np.arange(1, length)], row_h[1:])  # sum_a h(a, a + d)
-    return phi_from_gaps(h_first, gaps, np.empty(length + 1))
+    out = np.zeros(length + 1)
+    chunk = max(1, PHI_CHUNK_OPERATIONS // (2 * length))
+    with progress_bar(length, "Phi", "k", enabled=progress) as bar:
+        for first in range(1, length + 1, chunk):
+            stop = min(first + chunk, length + 1)
+            phi_from_gaps(h_first, gaps, out, first, stop)
+            bar.update(stop - first)
+    return out
 
 
-def phi_curve(language, length, *, base=None, method="auto", num_samples=200, rng=None):
+def phi_curve(language, length, *, base=None, method="auto", num_samples=200, rng=None, progress=False):
     r"""``Phi(k) = E_{|A|=k} H(X_A)`` for ``k = 0 .. L``: ``(values, stderrs, method)``.
 
     Exact for order <= 2 at any ``L`` (``O(L^2)`` from the law of gaps) and by enumeration of
     all subsets when ``V^L`` and ``2^L`` are small; otherwise Monte Carlo with ``num_samples``
-    pairs (random ``k``-subset, ``x ~ q``) per ``k``.
+    pairs (random ``k``-subset, ``x ~ q``) per ``k``.  ``progress``: a bar over ``k`` on stderr
+    when it is a terminal.
     """
     length = _check(language, length)
     small = language.vocab_size**length <= ENUMERATION_LIMIT and length <= 16
@@ -269,7 +285,7 @@ def phi_curve(language, length, *, base=None, method="auto", num_samples=200, rn
     scale = _log_base(base)
     if chosen == "exact":
         if language.order <= 2:
-            values = _phi_order2(language, length)
+            values = _phi_order2(language, length, progress)
         else:
             values = _phi_enumerated(language, length)
         return values / scale, np.zeros(length + 1), "exact"
@@ -279,14 +295,16 @@ def phi_curve(language, length, *, base=None, method="auto", num_samples=200, rn
     values = np.zeros(length + 1)
     errors = np.zeros(length + 1)
     xs = language.sample(length, num_samples, rng=gen)
-    for k in range(1, length + 1):
-        draws = np.empty(num_samples)
-        for s in range(num_samples):
-            revealed = np.zeros(length, dtype=bool)
-            revealed[gen.choice(length, size=k, replace=False)] = True
-            draws[s] = -_mc_log_evidence(language, length, xs[s], revealed)
-        values[k] = draws.mean()
-        errors[k] = draws.std(ddof=1) / math.sqrt(num_samples)
+    with progress_bar(length, "Phi", "k", enabled=progress) as bar:
+        for k in range(1, length + 1):
+            draws = np.empty(num_samples)
+            for s in range(num_samples):
+                revealed = np.zeros(length, dtype=bool)
+                revealed[gen.choice(length, size=k, replace=False)] = True
+                draws[s] = -_mc_log_evidence(language, length, xs[s], revealed)
+            values[k] = draws.mean()
+            errors[k] = draws.std(ddof=1) / math.sqrt(num_samples)
+            bar.update()
     return values / scale, errors / scale, "monte_carlo"
 
 
@@ -303,11 +321,16 @@ def _phi_enumerated(language, length):
     return np.array([H[sizes == k].mean() for k in range(length + 1)])
 
 
-def information_summary(language, length, *, num_samples=200, rng=0) -> dict:
-    """``tc``, ``dtc``, ``sum_mi``, ``phi`` (list from ``k = 0``) with ``*_stderr`` and ``*_method`` keys."""
+def information_summary(language, length, *, num_samples=200, rng=0, progress=False) -> dict:
+    """``tc``, ``dtc``, ``sum_mi``, ``phi`` (list from ``k = 0``) with ``*_stderr``, ``*_method`` and
+    ``*_num_samples`` keys (0 samples when exact); ``num_samples`` is the Monte Carlo sample count
+    when any value is a Monte Carlo estimate (SPEC §3), else 0.  ``progress``: a bar for ``Phi``
+    on stderr when it is a terminal."""
     tc = total_correlation(language, length)
     dtc = dual_total_correlation(language, length, num_samples=num_samples, rng=rng)
-    phi, phi_err, phi_method = phi_curve(language, length, num_samples=num_samples, rng=rng)
+    phi, phi_err, phi_method = phi_curve(language, length, num_samples=num_samples, rng=rng, progress=progress)
+    mc = int(num_samples)
+    phi_samples = mc if phi_method == "monte_carlo" else 0
     return {
         "tc": tc.value,
         "tc_stderr": tc.stderr,
@@ -315,9 +338,14 @@ def information_summary(language, length, *, num_samples=200, rng=0) -> dict:
         "dtc": dtc.value,
         "dtc_stderr": dtc.stderr,
         "dtc_method": dtc.method,
+        "dtc_num_samples": dtc.num_samples,
         "sum_mi": tc.value + dtc.value,
         "sum_mi_stderr": dtc.stderr,
+        "sum_mi_method": dtc.method,  # TC is always exact
+        "sum_mi_num_samples": dtc.num_samples,
         "phi": phi.tolist(),
         "phi_stderr": phi_err.tolist(),
         "phi_method": phi_method,
+        "phi_num_samples": phi_samples,
+        "num_samples": max(dtc.num_samples, phi_samples),
     }

@@ -18,6 +18,7 @@ import hashlib
 import json
 import numbers
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -35,6 +36,7 @@ __all__ = [
     "write_language",
     "language_sha256",
     "write_text_atomic",
+    "check_output_path",
     "write_npy_atomic",
 ]
 
@@ -154,18 +156,61 @@ def read_language(path) -> NGramLanguage:
     return language_from_dict(data, source=str(path))
 
 
+def check_output_path(path) -> Path:
+    """Check, before any work, that ``path`` can be written; return the path to write.
+
+    * The directory must exist (``FileNotFoundError`` otherwise: create it first) and be writable.
+    * A symbolic link is followed: the file it points to is replaced, the link stays.
+    * A FIFO or a character device (``/dev/stdout``, ``/dev/null``, ``/dev/full``) is written
+      through, not replaced; any other non-regular target (a directory, a socket) is refused.
+    """
+    path = Path(path)
+    target = path.resolve() if path.is_symlink() else path
+    parent = target.parent
+    if not parent.is_dir():
+        raise FileNotFoundError(f"cannot write {path}: directory {parent} does not exist (create it first)")
+    if target.exists():
+        mode = os.stat(target).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(f"cannot write {path}: it is a directory")
+        if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)):
+            raise ValueError(f"cannot write {path}: not a regular file, FIFO or character device")
+        if not os.access(target, os.W_OK):
+            raise PermissionError(f"cannot write {path}: permission denied")
+    elif not os.access(parent, os.W_OK | os.X_OK):
+        raise PermissionError(f"cannot write {path}: directory {parent} is not writable")
+    return target
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def _atomic_open(path, mode):
-    """Open a temporary file beside ``path``; on success fsync it and rename it onto ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Open a temporary file beside ``path``; on success fsync it and rename it onto ``path``.
+
+    Regular files (new or existing) are replaced atomically, keeping an existing file's
+    permission bits (new files get ``0666 & ~umask``, as ``open`` would give them); FIFOs and
+    character devices are written through (see :func:`check_output_path`).
+    """
+    target = check_output_path(path)
+    encoding = None if "b" in mode else "utf-8"
+    if target.exists() and not stat.S_ISREG(os.stat(target).st_mode):
+        with open(target, mode, encoding=encoding) as handle:
+            yield handle
+        return
+    keep = stat.S_IMODE(os.stat(target).st_mode) if target.exists() else 0o666 & ~_umask()
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8") as handle:
+        with os.fdopen(fd, mode, encoding=encoding) as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        os.chmod(tmp, keep)
+        os.replace(tmp, target)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)

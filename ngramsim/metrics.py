@@ -116,5 +116,6 @@ def sample_report(language: NGramLanguage, result: MDMSamples) -> dict:
     summary["ar_ser"] = ser_autoregressive(
         language, result.length, learning_error=result.learning_error, temperature=result.temperature
     )
+    summary["kernel"] = result.kernel
     summary.update(provenance(language, seed=result.seed, schedule=result.schedule))
     return summary

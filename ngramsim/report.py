@@ -26,6 +26,21 @@ def _interval(r, digits=3):
     return f"{_fmt(r['value'], digits)} [{_fmt(r['lo'], digits)}, {_fmt(r['hi'], digits)}]"
 
 
+def _pairs(records, experiment, metric, bound_experiment, bound_metric, keys):
+    """``(observed, bound)`` record pairs that agree on ``keys``."""
+    bounds = {tuple(b[k] for k in keys): b for b in records
+              if b["experiment"] == bound_experiment and b["metric"] == bound_metric}
+    return [(r, bounds[tuple(r[k] for k in keys)]) for r in records
+            if r["experiment"] == experiment and r["metric"] == metric and tuple(r[k] for k in keys) in bounds]
+
+
+def _bound_verdict(claim, slacks, slack_words):
+    worst = min(slacks)
+    return {"claim": claim, "measured": f"{sum(s >= 0 for s in slacks)}/{len(slacks)} cells hold; smallest slack "
+                                        f"{slack_words}{_fmt(worst)}",
+            "expected": "every cell holds", "holds": bool(worst >= 0)}
+
+
 def claim_checks(records) -> list[dict]:
     """The report's verdicts: ``{"claim", "measured", "expected", "holds"}`` per claim (also used by tests)."""
     out = []
@@ -39,24 +54,15 @@ def claim_checks(records) -> list[dict]:
             out.append({"claim": f"A3/C2: steps for SER <= delta grow linearly with L ({lang})",
                         "measured": f"log-log slope {_fmt(slope)} [{_fmt(lo)}, {_fmt(hi)}]",
                         "expected": "slope near 1 (lower 95% limit above 0.5)", "holds": bool(lo > 0.5)})
-    c2 = [(r, b) for r in records if r["metric"] == "ser" and r["experiment"] == "ser_vs_steps"
-          for b in records if b["metric"] == "c2_bound" and b["experiment"] == "ser_vs_steps"
-          and (b["language"], b["length"], b["schedule"]) == (r["language"], r["length"], r["schedule"])]
+    c2 = _pairs(records, "ser_vs_steps", "ser", "ser_vs_steps", "c2_bound", ("language", "length", "schedule"))
     if c2:
-        slack = min(r["hi"] - b["value"] for r, b in c2)
-        out.append({"claim": "C2: SER >= c2_ser_lower_bound (window languages, every L and N)",
-                    "measured": f"{sum(r['hi'] >= b['value'] for r, b in c2)}/{len(c2)} cells hold; smallest slack "
-                                f"(upper 95% limit minus bound) {_fmt(slack)}",
-                    "expected": "every cell holds", "holds": bool(slack >= 0)})
-    a2 = [(r, b) for r in records if r["metric"] == "kl_expected_per_token" and r["experiment"] == "per_token_error"
-          for b in records if b["metric"] == "a2_bound"
-          and (b["language"], b["length"], b["schedule"]) == (r["language"], r["length"], r["schedule"])]
+        out.append(_bound_verdict("C2: SER >= c2_ser_lower_bound (window languages, every L and N)",
+                                  [r["hi"] - b["value"] for r, b in c2], "(upper 95% limit minus bound) "))
+    a2 = _pairs(records, "per_token_error", "kl_expected_per_token", "per_token_error", "a2_bound",
+                ("language", "length", "schedule"))
     if a2:
-        slack = min(b["value"] - r["lo"] for r, b in a2)
-        out.append({"claim": "A2 (reconstructed constants): per-token E KL <= eps_learning + 4 eps log V",
-                    "measured": f"{sum(r['lo'] <= b['value'] for r, b in a2)}/{len(a2)} cells hold; smallest slack "
-                                f"{_fmt(slack)}",
-                    "expected": "every cell holds", "holds": bool(slack >= 0)})
+        out.append(_bound_verdict("A2 (reconstructed constants): per-token E KL <= eps_learning + 4 eps log V",
+                                  [b["value"] - r["lo"] for r, b in a2], ""))
     stride = [r for r in records if r["experiment"] == "equal_nfe" and r["metric"] == "ser"
               and r["schedule"].startswith("stride")]
     if stride:
@@ -64,17 +70,14 @@ def claim_checks(records) -> list[dict]:
         out.append({"claim": "C2': the stride order never produces an invalid sequence",
                     "measured": f"largest observed SER {_fmt(worst)} over {len(stride)} cells",
                     "expected": "0", "holds": bool(worst == 0.0)})
-    c3 = [(r, b) for r in records if r["experiment"] == "ser_vs_lambda" and r["metric"] == "ser" and r["method"] == "exact"
-          for b in records if b["experiment"] == "ser_vs_lambda" and b["metric"] == "c3_bound"
-          and (b["language"], b["length"], b["learning_error"]) == (r["language"], r["length"], r["learning_error"])]
+    c3 = [(r, b) for r, b in _pairs(records, "ser_vs_lambda", "ser", "ser_vs_lambda", "c3_bound",
+                                   ("language", "length", "learning_error")) if r["method"] == "exact"]
     if c3:
         gap = max(abs(r["value"] - b["value"]) for r, b in c3)
         out.append({"claim": "C3: SER of ar = 1 - (1 - lambda (V-m)/V)^(L-1) (exact, transfer matrices)",
                     "measured": f"largest difference exact vs closed form {_fmt(gap)} over {len(c3)} cells",
                     "expected": "below 1e-9", "holds": bool(gap < 1e-9)})
-    b2 = [(r, b) for r in records if r["experiment"] == "b2_vs_mc" and r["metric"] == "kl_expected"
-          for b in records if b["experiment"] == "b2_vs_mc" and b["metric"] == "kl_expected_b2"
-          and (b["language"], b["length"], b["schedule"]) == (r["language"], r["length"], r["schedule"])]
+    b2 = _pairs(records, "b2_vs_mc", "kl_expected", "b2_vs_mc", "kl_expected_b2", ("language", "length", "schedule"))
     if b2:
         inside = sum(r["lo"] <= b["value"] <= r["hi"] for r, b in b2)
         out.append({"claim": "B2: Monte Carlo E KL over random orders matches the formula from Phi",

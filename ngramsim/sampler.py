@@ -20,27 +20,44 @@ any other model ``oracle(tokens, revealed) -> (L, V)`` (a Python loop).
 from __future__ import annotations
 
 import functools
+import time
+import warnings
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
-from ngramsim._kernels.adaptive import score_key, select
+from ngramsim._kernels.adaptive import score_key, select, truncation_eta
+from ngramsim._kernels.adaptive_local2 import debug_local2, truncation
 from ngramsim._kernels import mdm as _k
 from ngramsim._kernels.chain import propagate_context_laws
 from ngramsim._kernels.forward_backward import TRUST, chain_trusted
-from ngramsim._kernels.powers import power_tables
+from ngramsim._kernels.powers import mixing_profile, power_tables, truncation_distance
 from ngramsim._kernels.reverse import draw_uniform, draw_weights, theta_row
 from ngramsim._kernels.rng import draw_keys, draw_stream
-from ngramsim._kernels.steps import assign_steps, positions_by_step
-from ngramsim._validation import as_generator, check_int, check_real
+from ngramsim._kernels.steps import assign_steps, occupied_steps
+from ngramsim._progress import progress_bar
+from ngramsim._validation import as_generator, check_int, check_real, check_sample_size
 from ngramsim.marginals import chain_arrays, conditional_marginals
 from ngramsim.schedules import MARGIN, TOPK, parse_schedule
 from ngramsim.sources import NGramLanguage
 
-__all__ = ["MDMSamples", "sample_mdm", "LOCAL_TABLE_LIMIT"]
+__all__ = ["MDMSamples", "sample_mdm", "LOCAL_TABLE_LIMIT", "DENSE_STEP_LIMIT", "WINDOW_SCRATCH_LIMIT"]
 
 #: Order-2 languages use the local model while its tables (``2 (L+1)(V+1) V`` floats) stay within this.
 LOCAL_TABLE_LIMIT = 2**25
+
+#: Most tokens per batch of :func:`sample_mdm` (between batches: interrupts, progress).
+BATCH_TOKENS = 2**20
+#: Batches grow while they take less than half of this (seconds).
+BATCH_SECONDS = 0.5
+
+#: Most entries of the dense :attr:`MDMSamples.revealed_per_step` table (2**26: 512 MiB).
+DENSE_STEP_LIMIT = 2**26
+
+#: Most float64 entries of the windows kernel's forward-backward scratch per thread,
+#: ``2 (L + 1) K`` for ``K = V^(n-1)`` contexts (2**27: 1 GiB).
+WINDOW_SCRATCH_LIMIT = 2**27
 
 _METHODS = ("auto", "local", "windows", "naive")
 
@@ -54,8 +71,12 @@ class MDMSamples:
     samples : int64 (M, L)
     nfe : int64 (M,)
         Reverse-model evaluations (steps, empty Bernoulli steps included).
-    revealed_per_step : int64 (M, N_max)
-        Tokens revealed at each step; row ``s`` is meaningful up to ``nfe[s]``.
+    step_sizes, step_indices : int64 (M, W), ``W = min(N, L)``
+        The steps that revealed something, compactly: sequence ``s`` revealed
+        ``step_sizes[s, k]`` tokens at step ``step_indices[s, k]`` (1-based, increasing),
+        for ``k`` below its number of occupied steps; the rest is 0.  Empty steps (a
+        Bernoulli schedule with ``N`` near or above ``L``) change nothing and are not
+        stored; :attr:`revealed_per_step` gives the dense ``(M, N)`` table.
     fallback : bool (M,)
         Whether ``q(x_R) = 0`` was reached, so that uniform draws were used.
     learning_kl_sum, learning_kl_count, learning_kl_max : float64 (M,)
@@ -63,11 +84,15 @@ class MDMSamples:
         state with ``q(x_R) > 0``, their number, and the maximum.
     schedule, length, learning_error, temperature, seed :
         What produced them (``seed`` is the int seed, or ``None`` for a Generator).
+    kernel : str
+        The path that ran: ``"local"`` (order <= 2, powers of ``P``), ``"windows"``
+        (forward-backward on windows), ``"naive"`` or ``"oracle"`` (a user oracle).
     """
 
     samples: np.ndarray
     nfe: np.ndarray
-    revealed_per_step: np.ndarray
+    step_sizes: np.ndarray
+    step_indices: np.ndarray
     fallback: np.ndarray
     learning_kl_sum: np.ndarray
     learning_kl_count: np.ndarray
@@ -77,10 +102,30 @@ class MDMSamples:
     learning_error: float
     temperature: float
     seed: int | None
+    kernel: str = "local"
 
     @property
     def num_samples(self) -> int:
         return self.samples.shape[0]
+
+    @property
+    def revealed_per_step(self) -> np.ndarray:
+        """int64 (M, N_max): tokens revealed at each step, empty steps included (``N_max = max(nfe)``).
+
+        Row ``s`` is meaningful up to ``nfe[s]``.  Refuses (``ValueError``) beyond
+        :data:`DENSE_STEP_LIMIT` entries: use :attr:`step_sizes` and :attr:`step_indices`.
+        """
+        width = int(self.nfe.max(initial=0))
+        size = self.num_samples * width
+        if size > DENSE_STEP_LIMIT:
+            raise ValueError(
+                f"revealed_per_step would hold num_samples x steps = {self.num_samples} x {width} = {size} entries "
+                f"(limit {DENSE_STEP_LIMIT}); read the occupied steps from step_sizes and step_indices instead"
+            )
+        dense = np.zeros((self.num_samples, width), dtype=np.int64)
+        rows, cols = np.nonzero(self.step_indices)
+        dense[rows, self.step_indices[rows, cols] - 1] = self.step_sizes[rows, cols]
+        return dense
 
     @property
     def learning_kl_mean(self) -> float:
@@ -106,6 +151,7 @@ def sample_mdm(
     temperature=1.0,
     oracle=None,
     method: str = "auto",
+    progress: bool = False,
 ) -> MDMSamples:
     r"""Sample the idealised MDM of SPEC §2.
 
@@ -131,7 +177,12 @@ def sample_mdm(
     method : {"auto", "local", "windows", "naive"}
         Exact-model kernel: order-2 local conditionals, forward-backward on windows, or
         the naive full forward-backward at every step (a reference; slow).  All give the
-        same law; ``auto`` picks ``local`` for order <= 2 when its tables fit.
+        same law; ``auto`` picks ``local`` for order <= 2 when its tables fit (and warns
+        when an order-2 language is too large for them).
+    progress : bool
+        Show a progress bar with ETA on stderr when it is a terminal (tqdm if installed).
+        Sequences are sampled in batches of about :data:`BATCH_TOKENS` tokens either way, so
+        Ctrl-C (``KeyboardInterrupt``) takes effect within a batch; batching changes no sample.
 
     Returns
     -------
@@ -152,6 +203,7 @@ def sample_mdm(
     resolved = parsed.resolve(length)
     spec = parsed.spec
     num_samples = check_int(num_samples, "num_samples", minimum=1)
+    check_sample_size(num_samples, length)
     lam, tau = _check_model_params(learning_error, temperature)
     if method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
@@ -159,21 +211,42 @@ def sample_mdm(
         raise TypeError(f"oracle must be callable as oracle(tokens, revealed), got {type(oracle).__name__}")
     seed = rng if isinstance(rng, int) and not isinstance(rng, bool) else None
     keys = draw_keys(as_generator(rng), num_samples)
-    width = max(resolved.num_steps, 1)
+    width = max(min(resolved.num_steps, length), 1)
     out = np.empty((num_samples, length), dtype=np.int64)
     nfe = np.zeros(num_samples, dtype=np.int64)
-    per_step = np.zeros((num_samples, width), dtype=np.int64)
+    per_step = np.zeros((num_samples, 2, width), dtype=np.int64)
     fallback = np.zeros(num_samples, dtype=bool)
     stats = np.zeros((num_samples, 3))
     if oracle is None:
-        _run_exact(language, resolved, keys, lam, tau, method, out, nfe, per_step, fallback, stats)
+        run, kernel = _exact_runner(language, resolved, lam, tau, method)
+        batch = max(1, BATCH_TOKENS // length)
     else:
-        for s in range(num_samples):
-            _run_oracle(language, resolved, keys[s], lam, tau, oracle, out[s], per_step[s], stats[s], nfe, fallback, s)
+        kernel, batch = "oracle", 1
+
+        def run(keys, outputs):
+            _run_oracle(language, resolved, keys[0], lam, tau, oracle, outputs[0][0], outputs[2][0], outputs[4][0],
+                        outputs[1], outputs[3], 0)
+
+    # Batches of sequences: between them Ctrl-C is acted on and the progress bar moves.  Each
+    # sequence has its own random stream, so batching changes no sample.  Batches start small
+    # and grow (up to BATCH_TOKENS) while they take less than BATCH_SECONDS.
+    size = min(batch, numba.get_num_threads())
+    first = 0
+    with progress_bar(num_samples, "sample", "seq", enabled=progress) as bar:
+        while first < num_samples:
+            part = slice(first, min(first + size, num_samples))
+            began = time.perf_counter()
+            run(keys[part], (out[part], nfe[part], per_step[part], fallback[part], stats[part]))
+            elapsed = time.perf_counter() - began
+            bar.update(part.stop - part.start)
+            first = part.stop
+            if elapsed < BATCH_SECONDS / 2:
+                size = min(batch, 2 * size)
     return MDMSamples(
         samples=out,
         nfe=nfe,
-        revealed_per_step=per_step,
+        step_sizes=per_step[:, 0],
+        step_indices=per_step[:, 1],
         fallback=fallback,
         learning_kl_sum=stats[:, 0],
         learning_kl_count=stats[:, 1],
@@ -183,6 +256,7 @@ def sample_mdm(
         learning_error=lam,
         temperature=tau,
         seed=seed,
+        kernel=kernel,
     )
 
 
@@ -191,6 +265,46 @@ def _cached_local_tables(language, length):
     """Power tables of the local order-2 model, built once per (language, length)."""
     P, _, mu, _ = chain_arrays(language)
     return power_tables(P, mu, length)
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_mixing_profile(language, length):
+    """:func:`~ngramsim._kernels.powers.mixing_profile` of the local tables, once per (language, length)."""
+    return mixing_profile(_cached_local_tables(language, length))
+
+
+def truncation_distances(language, length, rule, temperature):
+    """``(D_L, D_R, eta)`` of the order-2 adaptive sampler (``L + 1``: the chain does not mix within ``L``).
+
+    ``eta`` from :func:`~ngramsim._kernels.adaptive.truncation_eta` (keys within
+    ``KEY_TOLERANCE`` of the exact ones); the distances from the tables' mixing profile.
+    """
+    eta = truncation_eta(rule, language.vocab_size, temperature)
+    left, right = _cached_mixing_profile(language, length)
+    return truncation_distance(left, eta), truncation_distance(right, eta), eta
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_truncation(language, length, rule, lam, tau):
+    """Truncated-key tables of the order-2 adaptive sampler (:func:`~ngramsim._kernels.adaptive_local2.truncation`)."""
+    dl, dr, _ = truncation_distances(language, length, rule, tau)
+    return truncation(_cached_local_tables(language, length), (rule, float(lam), float(tau)), dl, dr)
+
+
+def _adaptive_debug(language, length, schedule, key, learning_error=0.0, temperature=1.0):
+    """Run the order-2 adaptive loop on one stream ``key`` with its per-step self-checks (tests only).
+
+    Returns ``(tokens, debug)`` with ``debug = [max |maintained key - exact key|, positions scored
+    with a truncated factor (summed over steps), steps whose choice differs from select() on the
+    maintained keys, steps]``.
+    """
+    resolved = parse_schedule(schedule).resolve(length)
+    lam, tau = _check_model_params(learning_error, temperature)
+    rule_spec = (resolved.kind, resolved.sizes, float(resolved.gamma))
+    trunc = _cached_truncation(language, length, resolved.kind, lam, tau)
+    x, _, _, debug, _, _ = debug_local2(np.uint64(key), rule_spec, _cached_local_tables(language, length), trunc,
+                                        (lam, tau), length, max(resolved.num_steps, 1))
+    return x, debug
 
 
 #: The windows model tabulates the prefix law of the context chain while ``(L - n + 2) K`` floats fit.
@@ -217,7 +331,9 @@ _NO_TABLES = (np.zeros((1, 1, 1)), np.zeros((1, 1, 1)), np.zeros((1, 1, 1), dtyp
               np.zeros((2, 1, 1), dtype=bool), np.zeros((1, 1, 1)), np.zeros((1, 1, 1)))
 
 
-def _run_exact(language, resolved, keys, lam, tau, method, out, nfe, per_step, fallback, stats):
+def _exact_runner(language, resolved, lam, tau, method):
+    """``(run, kernel)``: ``run(keys, outputs)`` samples one batch with the exact model; ``kernel``
+    names the path (``"local"``: order-2 powers of ``P``; ``"windows"``; ``"naive"``)."""
     P, succ, mu, m = chain_arrays(language)
     V = language.vocab_size
     L = resolved.length
@@ -228,27 +344,42 @@ def _run_exact(language, resolved, keys, lam, tau, method, out, nfe, per_step, f
             f"(order={language.order}, 2 (L+1)(V+1) V = {2 * (L + 1) * (V + 1) * V})"
         )
     local2 = method == "local" or (method == "auto" and m == 1 and fits)
-    if local2:
-        tables = _cached_local_tables(language, L)
-    else:
-        tables = _NO_TABLES
-    outputs = (out, nfe, per_step, fallback, stats)
+    if method == "auto" and m == 1 and not fits:
+        warnings.warn(
+            f"order-2 language with vocab_size={V} at length={L}: the order-2 power tables would need "
+            f"2 (L+1)(V+1) V = {2 * (L + 1) * (V + 1) * V} entries (LOCAL_TABLE_LIMIT = {LOCAL_TABLE_LIMIT}), "
+            "so the windows kernel runs instead (the same law, slower per token)",
+            stacklevel=3,
+        )
+    K = P.shape[0]
+    if not local2 and 2 * (L + 1) * K > WINDOW_SCRATCH_LIMIT:
+        raise ValueError(
+            f"length={L} is too long for the windows kernel at {K} contexts (V^(n-1)): its forward-backward "
+            f"scratch needs 2 (L+1) K = {2 * (L + 1) * K} float64 entries per thread, limit "
+            f"{WINDOW_SCRATCH_LIMIT} (1 GiB); lower length"
+        )
     params = (float(lam), float(tau))
     if local2:
+        tables = _cached_local_tables(language, L)
         model, prefix = (P, succ, mu, True, m, True), (np.zeros((1, P.shape[0])), -1)
     else:
+        tables = _NO_TABLES
         (P, succ, mu, trusted, m), prefix = _cached_window_model(language, L)
         model = (P, succ, mu, trusted, m, method != "naive")
+    kernel = "local" if local2 else ("naive" if method == "naive" else "windows")
     if resolved.is_adaptive:
         rule_spec = (resolved.kind, resolved.sizes, float(resolved.gamma))
-        _k.sample_adaptive(keys, rule_spec, local2, tables, model, params, prefix, outputs)
-        return
+        if local2:
+            trunc = _cached_truncation(language, L, resolved.kind, params[0], params[1])
+            return (lambda keys, outputs: _k.sample_adaptive_local2(keys, rule_spec, tables, trunc, params, outputs),
+                    kernel)
+        return (lambda keys, outputs: _k.sample_adaptive_windows(keys, rule_spec, model, params, prefix, outputs),
+                kernel)
     schedule = (resolved.kind, resolved.alias_prob, resolved.alias_index, resolved.sizes, resolved.step_of,
                 resolved.num_steps)
     if local2:
-        _k.sample_local2(keys, schedule, tables, params, outputs)
-    else:
-        _k.sample_windows(keys, schedule, model, params, prefix, outputs)
+        return lambda keys, outputs: _k.sample_local2(keys, schedule, tables, params, outputs), kernel
+    return lambda keys, outputs: _k.sample_windows(keys, schedule, model, params, prefix, outputs), kernel
 
 
 def _oracle_rows(oracle, x, positions, vocab_size, step):
@@ -287,8 +418,10 @@ def _run_oracle(language, resolved, key, lam, tau, oracle, x_out, per_step, stat
     value_u = np.empty(L)
     draw_stream(key, schedule_u, value_u)
 
+    occupied = 0
+
     def draw_step(members, t, rows=None):
-        nonlocal failed
+        nonlocal failed, occupied
         members = np.sort(np.asarray(members, dtype=np.int64))
         if not failed:
             if rows is None:
@@ -307,7 +440,9 @@ def _run_oracle(language, resolved, key, lam, tau, oracle, x_out, per_step, stat
             stats[2] = max(stats[2], kl)
         if not failed:
             failed = conditional_marginals(language, np.maximum(x, 0), x >= 0)[1] == -np.inf
-        per_step[t - 1] = len(members)
+        per_step[0, occupied] = len(members)
+        per_step[1, occupied] = t
+        occupied += 1
 
     if resolved.is_adaptive:
         t = 0
@@ -332,11 +467,12 @@ def _run_oracle(language, resolved, key, lam, tau, oracle, x_out, per_step, stat
         step = np.empty(L, dtype=np.int64)
         perm = np.empty(L, dtype=np.int64)
         order = np.empty(L, dtype=np.int64)
-        counts = np.empty(resolved.num_steps, dtype=np.int64)
+        counts = np.empty(per_step.shape[1], dtype=np.int64)
+        ids = np.empty(per_step.shape[1], dtype=np.int64)
         assign_steps(resolved.kind, schedule_u, resolved.alias_prob, resolved.alias_index, resolved.sizes, resolved.step_of, perm, step)
-        start = positions_by_step(step, resolved.num_steps, counts, order)
-        for t in range(resolved.num_steps):
-            draw_step(order[start[t] : start[t + 1]], t + 1)
+        num_occupied, start = occupied_steps(step, resolved.num_steps, counts, ids, order)
+        for k in range(num_occupied):  # empty steps change nothing: the oracle is not called for them
+            draw_step(order[start[k] : start[k + 1]], int(ids[k]))
         nfe[s] = resolved.num_steps
     fallback[s] = failed
     x_out[:] = x

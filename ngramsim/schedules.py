@@ -32,7 +32,15 @@ import numpy as np
 from ngramsim._kernels.steps import alias_table
 from ngramsim._validation import check_int
 
-__all__ = ["Schedule", "ResolvedSchedule", "parse_schedule", "uniform_sizes", "geometric_sizes", "SCHEDULE_GRAMMAR"]
+__all__ = [
+    "Schedule",
+    "ResolvedSchedule",
+    "parse_schedule",
+    "uniform_sizes",
+    "geometric_sizes",
+    "SCHEDULE_GRAMMAR",
+    "MAX_BERNOULLI_STEPS",
+]
 
 SCHEDULE_GRAMMAR = (
     "ar, linear:N, cosine:N, poly:N:p, counts:s1,s2,..., uniform:N, grow:N, shrink:N, "
@@ -45,6 +53,21 @@ ADAPTIVE_RULES = {"topk": TOPK, "margin": MARGIN, "eb": EB, "esum": ESUM}
 
 #: Slack for the endpoint checks of alpha (SPEC §2).
 ENDPOINT_TOL = 1e-12
+
+#: Most steps of a Bernoulli schedule: 2**20.  Its step law is tabulated (16 bytes and a
+#: call of alpha per step), while at most L steps of a sequence reveal anything.
+MAX_BERNOULLI_STEPS = 2**20
+
+
+def _check_bernoulli_steps(N: int, spec: str) -> int:
+    if N > MAX_BERNOULLI_STEPS:
+        raise ValueError(
+            f"schedule {spec!r}: a Bernoulli schedule takes at most N = 2^20 = {MAX_BERNOULLI_STEPS} steps "
+            f"(its step law is tabulated, one entry per step, while at most L steps reveal anything), got N={N}; "
+            "with N >= L^2, linear:N is within L(L-1)/(2N) in total variation of uniform:L "
+            "(one uniformly random position per step)"
+        )
+    return N
 
 
 def _linear(t):
@@ -154,6 +177,7 @@ class Schedule:
             raise TypeError(f"alpha must be callable, got {type(alpha).__name__}")
         num_steps = check_int(num_steps, "num_steps", minimum=1)
         label = name or getattr(alpha, "__name__", "alpha")
+        _check_bernoulli_steps(num_steps, f"bernoulli:{num_steps}:{label}")
         schedule = cls(spec=f"bernoulli:{num_steps}:{label}", kind=BERNOULLI, num_steps=num_steps, alpha=alpha)
         schedule.bernoulli_weights()  # validate now
         return schedule
@@ -281,11 +305,11 @@ def parse_schedule(spec) -> Schedule:
     if head == "ar" and not rest:
         return Schedule(spec="ar", kind=ORDER, autoregressive=True)
     if head in ("linear", "cosine") and rest:
-        N = _steps(rest, spec)
+        N = _check_bernoulli_steps(_steps(rest, spec), spec)
         return Schedule(spec=f"{head}:{N}", kind=BERNOULLI, num_steps=N, alpha=_linear if head == "linear" else _cosine)
     if head == "poly" and rest:
         n_text, _, p_text = rest.partition(":")
-        N = _steps(n_text, spec)
+        N = _check_bernoulli_steps(_steps(n_text, spec), spec)
         try:
             p = float(p_text)
         except ValueError:

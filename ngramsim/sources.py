@@ -33,6 +33,7 @@ from ngramsim._validation import (
     as_generator,
     check_int,
     check_probability_rows,
+    check_sample_size,
     check_table_size,
     check_tokens,
 )
@@ -288,6 +289,7 @@ class NGramLanguage:
         """
         length = self.check_length(length)
         num_samples = check_int(num_samples, "num_samples", minimum=0)
+        check_sample_size(num_samples, length)
         gen = as_generator(rng)
         uniforms = gen.random((num_samples, length))
         out = np.empty((num_samples, length), dtype=np.int64)

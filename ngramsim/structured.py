@@ -62,6 +62,11 @@ def _check(language, length):
     return language.check_length(length)
 
 
+def _probability(value) -> float:
+    """A probability computed as ``1 - (sum of valid mass)``: round-off (``-2.2e-16``) clamped into ``[0, 1]``."""
+    return float(min(max(value, 0.0), 1.0))
+
+
 def ser_one_step(language: NGramLanguage, length, *, learning_error=0.0, temperature=1.0) -> float:
     r"""Exact SER of the one-step sampler: ``1 - sum_x prod_i p_i(x_i) [q(x) > 0]``.
 
@@ -78,7 +83,7 @@ def ser_one_step(language: NGramLanguage, length, *, learning_error=0.0, tempera
     alpha = digits * (mu > 0)
     for i in range(m, length):
         alpha = _advance(alpha, allowed * p[i][None, :], V)
-    return float(1.0 - alpha.sum())
+    return _probability(1.0 - alpha.sum())
 
 
 def ser_autoregressive(language: NGramLanguage, length, *, learning_error=0.0, temperature=1.0) -> float:
@@ -90,4 +95,4 @@ def ser_autoregressive(language: NGramLanguage, length, *, learning_error=0.0, t
     step = theta(P, learning_error, temperature) * (P > 0)
     for _ in range(m, length):
         alpha = _advance(alpha, step, V)
-    return float(1.0 - alpha.sum())
+    return _probability(1.0 - alpha.sum())

@@ -328,6 +328,7 @@ def _write_cell(path: Path, cell: Cell, key: str, seed: int, records: list) -> d
         "records": records,
     }
     text = dumps_strict(payload) + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)  # the sweep owns out_dir/cells (and out_dir)
     write_text_atomic(path, text)
     return _decode_payload(json.loads(text))
 
@@ -858,5 +859,6 @@ def run_sweep(
     if failures:
         order = {key: i for i, (_, key, _, _) in enumerate(rows)}
         raise SweepError(sorted(failures, key=lambda failure: order[failure.cell_key]), records, len(rows))
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
     write_text_atomic(Path(out_dir) / _RESULTS_NAME, "".join(dumps_strict(record) + "\n" for record in records))
     return records

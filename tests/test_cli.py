@@ -5,6 +5,7 @@ import re
 import math
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -339,3 +340,16 @@ def test_check_exits_1_when_a_bound_fails(capsys, monkeypatch):
     monkeypatch.setattr(checks, "run_checks", lambda quick, rng: [failing])
     code, stdout, _ = run(capsys, "check", "--quick")
     assert code == 1 and "NO" in stdout
+
+
+def test_unwritable_out_is_reported_before_any_work(tmp_path, capsys):
+    missing = tmp_path / "nope" / "w.json"
+    code, _, err = run(capsys, "language", "window", "--vocab-size", "4", "--window", "2", "--out", str(missing))
+    assert code == 2 and "does not exist" in err and not missing.parent.exists()
+    path = _window_file(tmp_path, capsys)
+    start = time.perf_counter()
+    code, _, err = run(capsys, "sample", "--language", str(path), "--length", "100000", "--schedule", "uniform:10",
+                       "--num-samples", "2000", "--seed", "0", "--out", str(missing))
+    assert code == 2 and "does not exist" in err and time.perf_counter() - start < 5  # refused before sampling
+    code, _, err = run(capsys, "reproduce", "--profile", "tiny", "--out", str(tmp_path / "a" / "b"))
+    assert code == 2 and "does not exist" in err

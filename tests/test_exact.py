@@ -219,7 +219,7 @@ def test_size_limit_is_the_boundary(V):
     language = window_language(V, 1)
     L = max(L for L in range(1, 64) if (V + 1) ** L <= EXACT_STATE_LIMIT)
     assert check_exact_size(language, L) == (V + 1) ** L
-    with pytest.raises(ValueError, match=f"needs .V.1.\\^L = {(V + 1) ** (L + 1)} partial states"):
+    with pytest.raises(ValueError, match=f"needs .V.1.\\^L = {V + 1}\\^{L + 1} = {(V + 1) ** (L + 1)} partial states"):
         check_exact_size(language, L + 1)
 
 

@@ -2,6 +2,8 @@
 
 import hashlib
 import json
+import os
+import stat
 
 import numpy as np
 import pytest
@@ -17,6 +19,7 @@ from ngramsim import (
     window_language,
     write_language,
 )
+from ngramsim.io import write_text_atomic
 from ngramsim.strategies import languages
 
 
@@ -142,8 +145,65 @@ def test_not_json_and_missing_file(tmp_path):
 
 
 def test_write_is_atomic_and_leaves_no_temporaries(tmp_path):
+    (tmp_path / "sub").mkdir()
     path = tmp_path / "sub" / "w.json"
     write_language(window_language(3, 2), path)
     assert [p.name for p in path.parent.iterdir()] == ["w.json"]
     with pytest.raises(TypeError, match="language"):
         write_language(language_to_dict(window_language(3, 2)), path)
+
+
+# ------------------------------------------------------------------ safe file writes
+def test_new_files_follow_the_umask_and_existing_ones_keep_their_mode(tmp_path):
+    old = os.umask(0o022)
+    try:
+        path = tmp_path / "w.json"
+        write_language(window_language(3, 2), path)
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644
+        path.chmod(0o640)
+        write_language(window_language(4, 2), path)
+        assert stat.S_IMODE(path.stat().st_mode) == 0o640
+        assert read_language(path).vocab_size == 4
+    finally:
+        os.umask(old)
+
+
+def test_missing_directory_is_refused(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        write_language(window_language(3, 2), tmp_path / "nope" / "w.json")
+    assert not (tmp_path / "nope").exists()
+
+
+def test_symlink_is_written_through_and_kept(tmp_path):
+    real = tmp_path / "real.json"
+    link = tmp_path / "link.json"
+    write_language(window_language(3, 2), real)
+    link.symlink_to(real)
+    write_language(window_language(5, 2), link)
+    assert link.is_symlink() and read_language(real).vocab_size == 5
+
+
+def test_character_devices_and_fifos_are_written_through(tmp_path):
+    write_text_atomic("/dev/null", "x")  # not replaced by a regular file
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    import threading
+
+    got = []
+    reader = threading.Thread(target=lambda: got.append(open(fifo).read()))
+    reader.start()
+    write_text_atomic(fifo, "hello")
+    reader.join(timeout=10)
+    assert got == ["hello"] and stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
+def test_directories_and_unwritable_targets_are_refused(tmp_path):
+    with pytest.raises(IsADirectoryError):
+        write_text_atomic(tmp_path, "x")
+    if os.geteuid() != 0:  # root may write anywhere
+        locked = tmp_path / "locked"
+        locked.mkdir()
+        locked.chmod(0o500)
+        with pytest.raises(PermissionError):
+            write_text_atomic(locked / "f.txt", "x")

@@ -88,6 +88,9 @@ def _state_rows(state, digits, Ev, w, oracle_rows, use_oracle, lam, tau, q_rows,
             q_rows[i, v] = Ev[state + (v + 1) * w[i]] / ev
         base = oracle_rows[state, i] if use_oracle else q_rows[i]
         theta_row(base, base.sum(), lam, tau, p_rows[i])
+        if not use_oracle and lam == 0.0 and tau == 1.0:
+            kls[i] = 0.0  # the model is q itself: its KL is 0, not the round-off of renormalising q
+            continue
         kl = 0.0
         for v in range(V):
             r = q_rows[i, v]
@@ -231,6 +234,8 @@ def sampler_law(kind, hazards, sizes, step_of, gamma, num_steps, Ev, oracle_rows
     comb = np.empty(L, dtype=np.int64)
     stats[:] = 0.0
     for t in range(num_steps):
+        if kind == BERNOULLI and hazards[t] == 0.0:
+            continue  # nothing can be revealed: the law stays
         nxt = np.zeros(size)
         moved = False
         for state in range(size):

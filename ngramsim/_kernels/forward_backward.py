@@ -352,6 +352,19 @@ def log_evidence(x, transitions, successor, initial, m, trusted_chain):
     return window_log(x, 0, length - 1, -1, transitions, successor, initial, m, la, lb)
 
 
+@numba.njit(cache=True, inline="always")
+def _fixed_row(x, i, log_ev, out):
+    """Rows that need no pass: one-hot at a revealed position, SPEC's uniform fallback when ``q(x_R) = 0``."""
+    if x[i] >= 0:
+        out[i, :] = 0.0
+        out[i, x[i]] = 1.0
+        return True
+    if log_ev == -np.inf:
+        out[i, :] = 1.0 / out.shape[1]
+        return True
+    return False
+
+
 @numba.njit(cache=True)
 def conditional_marginals_scaled(x, transitions, successor, initial, m, trusted_chain, out):
     """``out[i] = q(x_i = . | x_R)`` for every position (one-hot where revealed); return ``log q(x_R)``.
@@ -369,12 +382,7 @@ def conditional_marginals_scaled(x, transitions, successor, initial, m, trusted_
     if not (trusted and trusted_chain):
         return conditional_marginals_log(x, transitions, successor, initial, m, out)
     for i in range(length):
-        if x[i] >= 0:
-            out[i, :] = 0.0
-            out[i, x[i]] = 1.0
-        elif log_ev == -np.inf:
-            out[i, :] = 1.0 / V
-        else:
+        if not _fixed_row(x, i, log_ev, out):
             j = max(i, m)
             total = position_weights(i, m, transitions, successor, m, A[j], B[j if i < m else i + 1], out[i])
             for v in range(V):
@@ -391,12 +399,7 @@ def conditional_marginals_log(x, transitions, successor, initial, m, out):
     lb = np.empty((length - m + 2, K))
     log_ev = window_log(x, 0, length - 1, -1, transitions, successor, initial, m, la, lb)
     for i in range(length):
-        if x[i] >= 0:
-            out[i, :] = 0.0
-            out[i, x[i]] = 1.0
-        elif log_ev == -np.inf:
-            out[i, :] = 1.0 / V
-        else:
+        if not _fixed_row(x, i, log_ev, out):
             total = position_weights_log(i, m, transitions, successor, m, la, lb, out[i])
             for v in range(V):
                 out[i, v] /= total

@@ -102,8 +102,9 @@ def gap_row_entropies(transitions, length, out):
 
 
 @numba.njit(cache=True)
-def phi_from_gaps(h_first, gap_terms, out):
-    """``out[k] = sum_a h_first[a] P(min A = a) + sum_d gap_terms[d] C(L-d-1, k-2) / C(L, k)`` for ``|A| = k``.
+def phi_from_gaps(h_first, gap_terms, out, k_first, k_stop):
+    """``out[k] = sum_a h_first[a] P(min A = a) + sum_d gap_terms[d] C(L-d-1, k-2) / C(L, k)`` for ``|A| = k``,
+    ``k_first <= k < k_stop`` (``1 <= k_first``; callers split ``1 .. L`` into chunks to stay interruptible).
 
     ``P(min A = a) = C(L-1-a, k-1) / C(L, k)`` for a uniformly random ``k``-subset of ``0 .. L-1``;
     a pair ``(a, a + d)`` is consecutive in ``A`` with probability ``C(L-d-1, k-2) / C(L, k)``
@@ -111,8 +112,7 @@ def phi_from_gaps(h_first, gap_terms, out):
     ratio recurrences in ``a`` and ``d``: ``O(L^2)`` multiply-adds, relative error ``O(L eps)``.
     """
     L = h_first.shape[0]
-    out[0] = 0.0
-    for k in range(1, L + 1):
+    for k in range(k_first, k_stop):
         acc = 0.0
         w = k / L  # P(min A = 0)
         for a in range(L - k + 1):

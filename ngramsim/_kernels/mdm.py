@@ -1,96 +1,30 @@
-"""Parallel driver of the MDM samplers and the adaptive-schedule loop shared by both models.
+"""Parallel drivers of the MDM samplers.
 
-Model ``local2`` (order 2, powers of ``P``; :mod:`.mdm_local2`) or windows
-(any order, forward-backward; :mod:`.mdm_blocks`).  Sequence ``s`` uses only the
+Model ``local2`` (order 2, powers of ``P``; :mod:`.mdm_local2`, adaptive rules in
+:mod:`.adaptive_local2`) or windows (any order, forward-backward; :mod:`.mdm_blocks`,
+adaptive rules in :mod:`.adaptive_windows`).  Sequence ``s`` uses only the
 stream ``keys[s]``, so results do not depend on threads or chunking.
 """
 
 import numba
 import numpy as np
 
-from ngramsim._kernels.adaptive import MARGIN, TOPK, score_key, select
-from ngramsim._kernels.mdm_blocks import check_blocks, conditionals_blocks, fixed_blocks
-from ngramsim._kernels.mdm_local2 import LOCKSTEP, check_local2, conditionals_local2, fixed_local2
-from ngramsim._kernels.reverse import draw_uniform, draw_weights, record_kl
-from ngramsim._kernels.rng import uniform_pair
+from ngramsim._kernels.adaptive_local2 import adaptive_local2
+from ngramsim._kernels.adaptive_windows import adaptive_windows
+from ngramsim._kernels.mdm_blocks import fixed_blocks
+from ngramsim._kernels.mdm_local2 import LOCKSTEP, fixed_local2
 
 # Samples are dealt to this many chunks, each with its own scratch.
 _CHUNKS = 64
 
 
-@numba.njit(cache=True)
-def _adaptive(key, rule_spec, local2, tables, model, params, prefix, x, per_step, stats):
-    """One sequence under an adaptive rule ``rule_spec = (rule, sizes, gamma)``; returns ``(fallback used, steps)``."""
-    rule, sizes, gamma = rule_spec
-    lam, tau = params
-    length = x.shape[0]
-    P = model[0]
-    K, V = P.shape
-    mark = np.zeros(length, dtype=np.int64)
-    cand = np.empty(length, dtype=np.int64)
-    keys = np.empty(length)
-    sel = np.empty(length, dtype=np.int64)
-    rows = np.empty((length, V))
-    kls = np.empty(length)
-    w = np.empty(V)
-    rgt = np.empty(length, dtype=np.int64)
-    A = np.empty((length + 1, K if not local2 else 1))
-    B = np.empty((length + 1, K if not local2 else 1))
-    w_rows = np.empty((length if not local2 else 1, V))
-    totals = np.empty(length)
-    x[:] = -1
-    failed = False
-    revealed = 0
-    first_rev = length
-    last_rev = -1
-    t = 0
-    while revealed < length:
-        n = 0
-        for i in range(length):
-            if x[i] < 0:
-                cand[n] = i
-                n += 1
-        masked = cand[:n]
-        if not failed:
-            if local2:
-                conditionals_local2(x, tables, lam, tau, rows, kls, w, rgt)
-            elif not conditionals_blocks(x, masked, model, params, prefix, (A, B, w_rows, totals), rows, kls):
-                failed = True
-        if failed:
-            for i in masked:
-                rows[i, :] = 1.0 / V
-                kls[i] = 0.0
-        for j in range(n):
-            keys[j] = score_key(rule, rows[masked[j]])
-        size = sizes[t] if (rule == TOPK or rule == MARGIN) else 0
-        chosen = select(rule, keys[:n], masked, size, gamma, (key, length, t + 1), sel)
-        t += 1
-        for j in range(chosen):
-            i = sel[j]
-            u = uniform_pair(key, i)[1]
-            if failed:
-                x[i] = draw_uniform(V, u)
-            else:
-                x[i] = draw_weights(rows[i], rows[i].sum(), u)
-                record_kl(stats, kls[i])
-            mark[i] = t
-        per_step[t - 1] = chosen
-        revealed += chosen
-        first_rev = min(first_rev, sel[0])
-        last_rev = max(last_rev, sel[chosen - 1])
-        if not failed:
-            if local2:
-                failed = not check_local2(x, mark, t, tables)
-            else:
-                failed = not check_blocks(x, sel[:chosen], model, (first_rev, last_rev), prefix, A)
-    return failed, t
-
-
-# Three entry points, one per path, so a first call compiles only the path it uses.
+# Four entry points, one per path, so a first call compiles only the path it uses.
 # Common parameters: keys uint64[M] (one stream per sequence); the resolved schedule
 # (kind 0 Bernoulli, 1 counts, 2 explicit order, 3 topk, 4 margin, 5 eb, 6 esum; alias tables,
 # sizes, step_of, gamma, num_steps; arrays a kind does not use may be empty); params = (lam, tau);
-# outputs = (out int64[M, L], nfe int64[M], per_step int64[M, N], fallback bool[M], stats float64[M, 3])
+# outputs = (out int64[M, L], nfe int64[M], per_step int64[M, 2, W], fallback bool[M], stats float64[M, 3]),
+# W = min(N, L): per_step[s, 0, k] is the size of the k-th occupied step, per_step[s, 1, k] its 1-based step
+# (empty Bernoulli steps are skipped and not stored)
 # (learning KL: sum and count over tokens revealed with q(x_R) > 0, and max).
 
 
@@ -149,8 +83,11 @@ def sample_windows(keys, schedule, model, params, prefix, outputs):
 
 
 @numba.njit(cache=True, parallel=True)
-def sample_adaptive(keys, rule_spec, local2, tables, model, params, prefix, outputs):
-    """Adaptive rules ``rule_spec = (rule, sizes, gamma)`` with either model (``local2`` picks the order-2 tables)."""
+def sample_adaptive_local2(keys, rule_spec, tables, trunc, params, outputs):
+    """Adaptive rules ``rule_spec = (rule, sizes, gamma)``, order-2 local model with truncated keys.
+
+    ``trunc`` from :func:`.adaptive_local2.truncation` (:mod:`.adaptive_local2`).
+    """
     # One statement per array: numba 0.68 loses writes inside prange to arrays unpacked from a
     # tuple argument (``a, b = outputs``); tests check every diagnostic.
     out = outputs[0]
@@ -158,11 +95,32 @@ def sample_adaptive(keys, rule_spec, local2, tables, model, params, prefix, outp
     per_step = outputs[2]
     fallback = outputs[3]
     stats = outputs[4]
-    num_samples = out.shape[0]
-    for s in numba.prange(num_samples):
+    no_debug = np.empty(0)
+    for s in numba.prange(out.shape[0]):
         stats[s, :] = 0.0
         per_step[s, :] = 0
-        failed, steps = _adaptive(keys[s], rule_spec, local2, tables, model, params, prefix,
-                                  out[s], per_step[s], stats[s])
+        failed, steps = adaptive_local2(keys[s], rule_spec, tables, trunc, params, out[s], per_step[s, 0], stats[s],
+                                        no_debug)
         fallback[s] = failed
         nfe[s] = steps
+        for t in range(steps):  # every adaptive step reveals at least one token
+            per_step[s, 1, t] = t + 1
+
+
+@numba.njit(cache=True, parallel=True)
+def sample_adaptive_windows(keys, rule_spec, model, params, prefix, outputs):
+    """Adaptive rules ``rule_spec = (rule, sizes, gamma)``, windows model (:mod:`.adaptive_windows`)."""
+    # One statement per array (see sample_adaptive_local2).
+    out = outputs[0]
+    nfe = outputs[1]
+    per_step = outputs[2]
+    fallback = outputs[3]
+    stats = outputs[4]
+    for s in numba.prange(out.shape[0]):
+        stats[s, :] = 0.0
+        per_step[s, :] = 0
+        failed, steps = adaptive_windows(keys[s], rule_spec, model, params, prefix, out[s], per_step[s, 0], stats[s])
+        fallback[s] = failed
+        nfe[s] = steps
+        for t in range(steps):  # every adaptive step reveals at least one token
+            per_step[s, 1, t] = t + 1

@@ -39,7 +39,7 @@ from ngramsim._kernels.forward_backward import (
 )
 from ngramsim._kernels.reverse import draw_theta, draw_uniform, record_kl, theta_row
 from ngramsim._kernels.rng import draw_stream
-from ngramsim._kernels.steps import assign_steps, positions_by_step
+from ngramsim._kernels.steps import assign_steps, occupied_steps
 
 
 @numba.njit(cache=True)
@@ -202,7 +202,8 @@ def fixed_blocks(key, schedule, model, params, prefix, x, per_step, stats, scrat
     """One sequence under a non-adaptive schedule; returns whether the fallback was used.
 
     ``schedule = (kind, alias_prob, alias_index, sizes, step_of, num_steps)``, ``params =
-    (lam, tau)``, ``scratch = (step, order, perm, A, B, rows, totals, row, schedule_u, value_u)``.
+    (lam, tau)``, ``scratch = (step, order, perm, A, B, rows, totals, row, schedule_u, value_u)``;
+    ``per_step`` (2, W) receives the sizes and 1-based steps of the occupied steps.
     """
     kind, alias_prob, alias_index, sizes, step_of, num_steps = schedule
     lam, tau = params
@@ -213,14 +214,12 @@ def fixed_blocks(key, schedule, model, params, prefix, x, per_step, stats, scrat
     x[:] = -1
     draw_stream(key, schedule_u, value_u)
     assign_steps(kind, schedule_u, alias_prob, alias_index, sizes, step_of, perm, step)
-    start = positions_by_step(step, num_steps, per_step, order)
+    occupied, start = occupied_steps(step, num_steps, per_step[0], per_step[1], order)  # empty steps skipped
     failed = False
     first_rev = length
     last_rev = -1
-    for t in range(num_steps):
+    for t in range(occupied):
         members = order[start[t]:start[t + 1]]
-        if members.shape[0] == 0:
-            continue
         shared = True
         if not failed:
             ok, shared = weights_for(x, members, model, (first_rev, last_rev), prefix, A, B, rows, totals)
@@ -241,29 +240,3 @@ def fixed_blocks(key, schedule, model, params, prefix, x, per_step, stats, scrat
         if not failed and (shared or lam > 0.0 or not local):
             failed = not check_blocks(x, members, model, (first_rev, last_rev), prefix, A)
     return failed
-
-
-@numba.njit(cache=True)
-def conditionals_blocks(x, masked, model, params, prefix, scratch, rows, kls):
-    """``rows[i] = p_theta(. | x_R)``, ``kls[i] = KL(q || p_theta)`` at every masked ``i`` (listed in ``masked``).
-
-    ``scratch = (A, B, w_rows, totals)``; returns whether ``q(x_R) > 0``.
-    """
-    lam, tau = params
-    A, B, w_rows, totals = scratch
-    length = x.shape[0]
-    first_rev = length
-    last_rev = -1
-    for i in range(length):
-        if x[i] >= 0:
-            first_rev = min(first_rev, i)
-            last_rev = i
-    ok, _ = weights_for(x, masked, model, (first_rev, last_rev), prefix, A, B, w_rows, totals)
-    for j in range(masked.shape[0]):
-        i = masked[j]
-        if ok:
-            kls[i] = theta_row(w_rows[j], totals[j], lam, tau, rows[i])
-        else:
-            rows[i, :] = 1.0 / rows.shape[1]
-            kls[i] = 0.0
-    return ok

@@ -26,7 +26,7 @@ import numpy as np
 from ngramsim._kernels.powers import gap_weights
 from ngramsim._kernels.reverse import draw_theta, draw_uniform, draw_weights, record_kl, theta_row
 from ngramsim._kernels.rng import draw_stream
-from ngramsim._kernels.steps import assign_steps, positions_by_step
+from ngramsim._kernels.steps import assign_steps, occupied_steps
 
 
 @numba.njit(cache=True)
@@ -55,28 +55,6 @@ def _nearest_earlier(order, start, left, right_le, prev, nxt):
             prev[after] = before
 
 
-@numba.njit(cache=True, forceinline=True)
-def _neighbours(i, a, b, x, vocab_size, length):
-    """``(i - a, x_a, b - i, x_b)`` with the virtual token ``V`` at ``a = -1`` and ``b = L``."""
-    if a < 0:
-        a, xa = -1, vocab_size
-    else:
-        xa = x[a]
-    if b < 0:
-        b, xb = length, vocab_size
-    else:
-        xb = x[b]
-    return i - a, xa, b - i, xb
-
-
-@numba.njit(cache=True, forceinline=True)
-def _pair_ok(j, k, x, reach):
-    """The factor of consecutive revealed tokens ``j < k`` (``j = -1``: ``k`` is the first revealed) is positive."""
-    if j < 0:
-        return reach[k + 1, reach.shape[1] - 1, x[k]]
-    return reach[k - j, x[j], x[k]]
-
-
 #: Sequences advanced in lockstep by :func:`fixed_local2`: their dependency chains are
 #: independent, so the CPU overlaps their memory latency.
 LOCKSTEP = 4
@@ -99,7 +77,6 @@ def fixed_local2(keys, first, count, kind, alias_prob, alias_index, sizes, step_
     exact = lam == 0.0 and tau == 1.0
     step = np.empty((count, length), dtype=np.int64)
     order = np.empty((count, length), dtype=np.int64)
-    start = np.empty(num_steps + 1, dtype=np.int64)
     nxt = np.empty(length + 2, dtype=np.int64)
     left = np.empty((count, length), dtype=np.int64)
     right = np.empty((count, length), dtype=np.int64)
@@ -109,17 +86,19 @@ def fixed_local2(keys, first, count, kind, alias_prob, alias_index, sizes, step_
     w = np.empty(V)
     row = np.empty(V)
     current = np.zeros(count, dtype=np.int64)
-    last_valid = np.full(count, num_steps, dtype=np.int64)  # steps drawn from q(.|x_R), q(x_R) > 0
+    last_valid = np.zeros(count, dtype=np.int64)  # occupied steps drawn from q(.|x_R), q(x_R) > 0
     failed = np.zeros(count, dtype=np.bool_)
     fails_next = np.zeros(count, dtype=np.bool_)
     for q in range(count):
         s = first + q
         draw_stream(keys[s], schedule_u, value_u[q])
         assign_steps(kind, schedule_u, alias_prob, alias_index, sizes, step_of, perm, step[q])
-        start[:] = positions_by_step(step[q], num_steps, per_step[s], order[q])
+        # Empty steps are skipped: step[q] holds ranks of the occupied steps from here on.
+        occupied, start = occupied_steps(step[q], num_steps, per_step[s, 0], per_step[s, 1], order[q])
+        last_valid[q] = occupied
         # Within a step the draws go right to left, so each position finds its strict right
         # neighbour through the same-step position after it: reverse each step's run in place.
-        for t in range(num_steps):
+        for t in range(occupied):
             lo = start[t]
             hi = start[t + 1] - 1
             while lo < hi:
@@ -189,42 +168,4 @@ def fixed_local2(keys, first, count, kind, alias_prob, alias_index, sizes, step_
         s = first + q
         fallback[s] = failed[q] or fails_next[q]
         if exact:  # every token of the steps before the fallback was drawn from the exact model
-            stats[s, 1] = per_step[s, : last_valid[q]].sum()
-
-
-@numba.njit(cache=True)
-def conditionals_local2(x, tables, lam, tau, rows, kls, w, rgt):
-    """``rows[i] = p_theta(. | x_R)``, ``kls[i] = KL(q(.|x_R) || p_theta)`` at every masked ``i`` (two sweeps)."""
-    length = x.shape[0]
-    V = w.shape[0]
-    last = -1
-    for i in range(length - 1, -1, -1):
-        if x[i] >= 0:
-            last = i
-        else:
-            rgt[i] = last
-    last = -1
-    for i in range(length):
-        if x[i] >= 0:
-            last = i
-        else:
-            da, xa, db, xb = _neighbours(i, last, rgt[i], x, V, length)
-            kls[i] = theta_row(w, gap_weights(da, xa, db, xb, tables, w), lam, tau, rows[i])
-
-
-@numba.njit(cache=True)
-def check_local2(x, mark, t, tables):
-    """Whether ``q(x_R) > 0`` still holds after step ``t`` (``mark[i] = t`` for its positions).
-
-    One sweep over consecutive revealed pairs with at least one new member.
-    """
-    reach = tables[2]
-    prev = -1
-    for i in range(x.shape[0]):
-        if x[i] < 0:
-            continue
-        if mark[i] == t or (prev >= 0 and mark[prev] == t):
-            if not _pair_ok(prev, i, x, reach):
-                return False
-        prev = i
-    return True
+            stats[s, 1] = per_step[s, 0, : last_valid[q]].sum()

@@ -213,3 +213,60 @@ def gap_weights(da, xa, db, xb, tables, w):
         w[c] = powers[da, xa, c] * powers_t[db, xb, c]
         total += w[c]
     return total
+
+
+@numba.njit(cache=True)
+def mixing_profile(tables):
+    """How far each distance's factors are from their limits: ``(left, right)``, float64 ``(L + 1,)`` each.
+
+    ``left[d] = max_{a <= V, v} |log(P^d[a, v] / rho[v])|`` over the support, against the
+    reference row ``rho = P^L[0, .]`` (rows ``a`` include the left edge ``mu P^(d-1)``), and
+    ``+inf`` if some row's zero pattern differs from ``rho``'s or a row is flagged inexact
+    (or ``rho`` is).  ``right[d] = max_b log(max_a P^d[a, b] / min_a P^d[a, b])`` over the
+    normalised columns, ``+inf`` if a column has a zero or is flagged inexact.  Entry 0 is
+    ``+inf`` (distance 0 never occurs).  The truncation distances of
+    :mod:`.adaptive_local2` follow: ``D_L`` is one more than the last ``d`` with
+    ``left[d] > log(1 + eta)`` (likewise ``D_R``).
+    """
+    powers, powers_t, reach, inexact = tables[0], tables[1], tables[2], tables[3]
+    size = powers.shape[0]
+    V = powers.shape[2]
+    last = size - 1
+    left = np.full(size, np.inf)
+    right = np.full(size, np.inf)
+    for d in range(1, size):
+        worst = 0.0
+        ok = not inexact[0, last, 0]
+        for a in range(V + 1):
+            ok = ok and not inexact[0, d, a]
+            for v in range(V):
+                if not ok:
+                    break
+                if reach[d, a, v] != reach[last, 0, v]:
+                    ok = False
+                elif reach[d, a, v]:
+                    worst = max(worst, abs(math.log(powers[d, a, v] / powers[last, 0, v])))
+        if ok:
+            left[d] = worst
+        worst = 0.0
+        ok = True
+        for b in range(V):
+            ok = ok and not inexact[1, d, b]
+            top = 0.0
+            low = np.inf
+            for a in range(V):
+                if not reach[d, a, b]:
+                    ok = False
+                top = max(top, powers_t[d, b, a])
+                low = min(low, powers_t[d, b, a])
+            if ok:
+                worst = max(worst, math.log(top / low))
+        if ok:
+            right[d] = worst
+    return left, right
+
+
+def truncation_distance(profile, eta):
+    """``D``: one more than the last distance whose deviation exceeds ``log(1 + eta)`` (1 if none; ``L + 1``: never mixed)."""
+    bad = np.flatnonzero(profile[1:] > math.log1p(eta))
+    return int(bad[-1]) + 2 if bad.size else 1

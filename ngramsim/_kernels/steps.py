@@ -72,6 +72,51 @@ def positions_by_step(step, num_steps, counts, order):
     return start
 
 
+@numba.njit(cache=True)
+def occupied_steps(step, num_steps, counts, ids, order):
+    """Relabel the steps that reveal something ``1 .. K`` in order and sort positions by them.
+
+    An empty step changes nothing (no token is drawn, the state stays), so the samplers
+    run only the ``K <= min(N, L)`` occupied steps, in ``O(L)`` time and memory when
+    ``N <= 2L`` and ``O(L log L)`` otherwise, never ``O(N)`` per sequence.  On return
+    ``step[i]`` is the rank of position ``i``'s step, ``ids[k-1]`` the original (1-based)
+    step of rank ``k`` and ``counts[k-1]`` its size, and ``order`` lists positions by rank
+    (by position within a rank); returns ``(K, start)`` with rank ``k`` revealing
+    ``order[start[k-1]:start[k]]``.  ``counts`` and ``ids`` need ``min(N, L)`` entries.
+    """
+    length = step.shape[0]
+    K = 0
+    if num_steps <= 2 * length:
+        full = np.zeros(num_steps, dtype=np.int64)
+        for i in range(length):
+            full[step[i] - 1] += 1
+        rank = np.empty(num_steps, dtype=np.int64)
+        for t in range(num_steps):
+            if full[t] > 0:
+                K += 1
+                rank[t] = K
+                ids[K - 1] = t + 1
+        for i in range(length):
+            step[i] = rank[step[i] - 1]
+    else:
+        # Sort (step, position) pairs packed into one integer: steps are bounded by
+        # MAX_BERNOULLI_STEPS, so step * L + i fits an int64.
+        packed = np.empty(length, dtype=np.int64)
+        for i in range(length):
+            packed[i] = step[i] * length + i
+        packed.sort()
+        previous = -1
+        for k in range(length):
+            t = packed[k] // length
+            if t != previous:
+                K += 1
+                ids[K - 1] = t
+                previous = t
+            step[packed[k] - t * length] = K
+    start = positions_by_step(step, K, counts[:K], order)
+    return K, start
+
+
 def alias_table(weights):
     """Walker/Vose alias tables ``(prob, index)`` for the law ``weights`` (summing to 1).
 

@@ -1,0 +1,190 @@
+r"""n-gram languages fitted to a corpus: counts, smoothing, ``mu`` from the corpus, a vocabulary to decode.
+
+:func:`fit_language` tokenises a text (``char``, ``bytes`` or ``whitespace``),
+counts the ``n``-grams and builds SPEC §1's ``(V, n, P, mu)``:
+
+* ``P(v | c) = (N(c, v) + k) / (N(c) + k V)`` for ``smoothing="add-k:K"``;
+* ``"interp"``: Witten–Bell interpolation with the next lower order,
+  ``P_n(v | c) = (N(c, v) + T(c) P_{n-1}(v | c')) / (N(c) + T(c))`` with ``T(c)`` the number
+  of distinct tokens seen after ``c`` and ``c'`` the context without its oldest token,
+  down to the unigram law (contexts never seen use the lower order alone);
+* ``"none"``: maximum likelihood, ``N(c, v) / N(c)`` (zeros stay zeros: unseen transitions are
+  forbidden); a context never seen gets the next lower order's row (down to the unigram law);
+
+optionally sparsified for large vocabularies: keep each row's ``K`` largest entries and mix in a
+teleport, ``P' = (1 - eps) P_K + eps 1 nu^T`` with ``nu`` the unigram law.  ``mu`` is the law of
+the ``n - 1``-token windows of the corpus.  The vocabulary goes into ``meta["vocabulary"]`` (a
+list of token strings, index = token id), so samples can be decoded back to text
+(:func:`decode_tokens`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from ngramsim._validation import check_int, check_real, check_table_size
+from ngramsim.sources import NGramLanguage
+
+__all__ = ["tokenize", "fit_language", "decode_tokens", "TOKENIZERS", "SHIPPED_CORPUS"]
+
+TOKENIZERS = ("char", "bytes", "whitespace")
+
+#: A small public-domain English text shipped with ngramsim (see ``ngramsim/data/README.md``).
+SHIPPED_CORPUS = Path(__file__).resolve().parent / "data" / "public_domain.txt"
+
+
+def tokenize(data, tokenizer="char") -> list[str]:
+    """Split ``data`` (``str`` or ``bytes``) into token strings.
+
+    ``char``: Unicode characters; ``bytes``: the bytes of the UTF-8 encoding, each spelled as the
+    one-character string ``chr(b)`` (Latin-1); ``whitespace``: words split on runs of whitespace.
+    """
+    if tokenizer not in TOKENIZERS:
+        raise ValueError(f"tokenizer must be one of {TOKENIZERS}, got {tokenizer!r}")
+    if tokenizer == "bytes":
+        raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+        return [chr(b) for b in raw]
+    if isinstance(data, bytes | bytearray):
+        try:
+            data = bytes(data).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"corpus is not valid UTF-8 ({exc}); use tokenizer='bytes'") from None
+    return data.split() if tokenizer == "whitespace" else list(data)
+
+
+def decode_tokens(tokens, vocabulary, tokenizer="char") -> str:
+    """The text of a token sequence: concatenated (``char``), space-joined (``whitespace``), or UTF-8 bytes."""
+    words = [vocabulary[int(t)] for t in tokens]
+    if tokenizer == "whitespace":
+        return " ".join(words)
+    if tokenizer == "bytes":
+        return bytes(ord(w) for w in words).decode("utf-8", errors="replace")
+    return "".join(words)
+
+
+def _parse_smoothing(smoothing):
+    if smoothing in ("none", "interp"):
+        return smoothing, 0.0
+    if isinstance(smoothing, str) and smoothing.startswith("add-k:"):
+        try:
+            k = float(smoothing[6:])
+        except ValueError:
+            raise ValueError(f"smoothing add-k:K needs a number K > 0, got {smoothing!r}") from None
+        if not k > 0:
+            raise ValueError(f"smoothing add-k:K needs K > 0, got {smoothing!r}")
+        return "add-k", k
+    raise ValueError(f"smoothing must be 'add-k:K', 'interp' or 'none', got {smoothing!r}")
+
+
+def _counts(ids, V, order):
+    """``N[c, v]`` for contexts of ``order - 1`` tokens (C-order index), as a dense ``(V^(n-1), V)`` array."""
+    m = order - 1
+    K = V**m
+    counts = np.zeros((K, V))
+    if m == 0:
+        np.add.at(counts[0], ids, 1.0)
+        return counts
+    ctx = np.zeros(len(ids) - m, dtype=np.int64)
+    for j in range(m):
+        ctx = ctx * V + ids[j : len(ids) - m + j]
+    np.add.at(counts, (ctx, ids[m:]), 1.0)
+    return counts
+
+
+def _rows(counts, smoothing, k, lower):
+    """Conditional rows from counts; ``lower[c']`` (shape ``(V^(n-2), V)``) is the next lower order's table."""
+    K, V = counts.shape
+    totals = counts.sum(axis=1, keepdims=True)
+    if smoothing == "add-k":
+        return (counts + k) / (totals + k * V)
+    shorter = np.arange(K) % lower.shape[0]  # drop the oldest token of the context
+    back = lower[shorter]
+    if smoothing == "none":
+        return np.where(totals > 0, counts / np.where(totals > 0, totals, 1.0), back)
+    distinct = (counts > 0).sum(axis=1, keepdims=True)
+    return (counts + distinct * back) / np.where(totals > 0, totals + distinct, 1.0) * (totals > 0) + back * (totals == 0)
+
+
+def fit_language(corpus, order, *, tokenizer="char", smoothing="add-k:0.5", top_k=None, teleport=0.0,
+                 name=None) -> NGramLanguage:
+    r"""Fit an order-``n`` language to ``corpus`` (see the module docstring for the estimators).
+
+    Parameters
+    ----------
+    corpus : str, bytes or path-like
+        The text (a :class:`pathlib.Path` is read as a file).
+    order : int
+        ``n >= 1``; the dense table ``V^(n-1) x V`` must fit (lower ``order`` or ``top_k`` otherwise).
+    tokenizer : {"char", "bytes", "whitespace"}
+    smoothing : {"add-k:K", "interp", "none"}
+    top_k : int, optional
+        Keep each row's ``K`` largest entries (renormalised) ...
+    teleport : float
+        ... and mix in ``eps`` times the unigram law: ``P' = (1 - eps) P_K + eps 1 nu^T``, ``0 <= eps < 1``.
+    name : str, optional
+
+    Returns
+    -------
+    NGramLanguage
+        ``meta`` holds ``family="corpus"``, ``vocabulary``, ``tokenizer``, ``smoothing``,
+        ``num_tokens`` and the sparsification.
+
+    Examples
+    --------
+    >>> from ngramsim.corpus import fit_language
+    >>> lang = fit_language("abracadabra " * 20, 2, smoothing="none")
+    >>> lang.meta["vocabulary"], round(float(lang.prob(list(map(lang.meta["vocabulary"].index, "abra")))), 4) > 0
+    ([' ', 'a', 'b', 'c', 'd', 'r'], True)
+    """
+    if isinstance(corpus, Path):
+        corpus = corpus.read_bytes()
+    if not isinstance(corpus, str | bytes | bytearray):
+        raise TypeError(f"corpus must be text, bytes or a pathlib.Path, got {type(corpus).__name__}")
+    n = check_int(order, "order", minimum=1)
+    method, k = _parse_smoothing(smoothing)
+    eps = check_real(teleport, "teleport", low=0.0, high=1.0, high_open=True)
+    tokens = tokenize(corpus, tokenizer)
+    if len(tokens) < max(n, 2):
+        raise ValueError(f"corpus has {len(tokens)} tokens; an order-{n} language needs at least {max(n, 2)}")
+    vocabulary = sorted(set(tokens))
+    V = len(vocabulary)
+    if V < 2:
+        raise ValueError(f"corpus has a single distinct token {vocabulary[0]!r}; a language needs vocab_size >= 2")
+    try:
+        check_table_size(V, n)
+    except ValueError as exc:
+        raise ValueError(f"{exc} (the corpus has {V} distinct {tokenizer} tokens)") from None
+    index = {t: i for i, t in enumerate(vocabulary)}
+    ids = np.fromiter((index[t] for t in tokens), dtype=np.int64, count=len(tokens))
+    unigram = np.bincount(ids, minlength=V) / len(ids)
+    table = unigram[None, :]
+    for level in range(2, n + 1):  # build every order up to n (interp and none back off to the lower one)
+        table = _rows(_counts(ids, V, level), method, k, table)
+    if top_k is not None:
+        K = check_int(top_k, "top_k", minimum=1)
+        if K < V:
+            cut = np.argsort(-table, axis=1, kind="stable")[:, K:]
+            table = table.copy()
+            np.put_along_axis(table, cut, 0.0, axis=1)
+            table /= table.sum(axis=1, keepdims=True)
+    if eps > 0:
+        table = (1.0 - eps) * table + eps * unigram[None, :]
+    m = n - 1
+    if m == 0:
+        mu = np.array([1.0])
+    else:
+        windows = _counts(np.append(ids, 0), V, m + 1).sum(axis=1)  # counts of every (n-1)-window
+        mu = windows / windows.sum()
+    meta = {
+        "family": "corpus",
+        "vocabulary": vocabulary,
+        "tokenizer": tokenizer,
+        "smoothing": smoothing,
+        "num_tokens": int(len(tokens)),
+        "top_k": None if top_k is None else int(top_k),
+        "teleport": eps,
+    }
+    return NGramLanguage(table, mu, order=n, name=name or f"corpus(n={n},V={V},{tokenizer},{smoothing})", meta=meta)
