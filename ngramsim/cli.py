@@ -99,7 +99,8 @@ def _add_language_commands(sub):
 
 def _build_parser() -> _Parser:
     parser = _Parser(prog="ngramsim", description="Theory-verification simulator for masked diffusion LMs.",
-                     epilog="exit status: 0 success, 1 a checked bound failed, 2 usage error or size limit, "
+                     epilog="exit status: 0 success, 1 a checked bound failed (check) or cells failed (reproduce), "
+                            "2 usage error or size limit, "
                             "130 interrupted", formatter_class=_Formatter)
     parser.add_argument("--version", action="version", version=f"ngramsim {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
