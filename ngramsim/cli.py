@@ -1,9 +1,11 @@
 """The ``ngramsim`` command line.
 
 Subcommands call library functions and hold no logic.  Exit codes: 0 on
-success, 1 when a checked bound is violated, 2 on usage errors (unknown
-options, bad values, unreadable or malformed files), reported as one line on
-stderr (``--debug`` shows the traceback).
+success; 1 when a checked bound is violated (``check``) or cells of a sweep
+failed after their retries (``reproduce``, which lists them on stderr and in
+``report.md``); 2 on usage errors (unknown options, bad values, unreadable or
+malformed files, a missing optional dependency), reported as one line on
+stderr (``--debug`` shows the traceback); 130 when interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -97,7 +99,8 @@ def _add_language_commands(sub):
 
 def _build_parser() -> _Parser:
     parser = _Parser(prog="ngramsim", description="Theory-verification simulator for masked diffusion LMs.",
-                     epilog="exit status: 0 success, 1 a checked bound failed, 2 usage error or size limit, "
+                     epilog="exit status: 0 success, 1 a checked bound failed (check) or cells failed (reproduce), "
+                            "2 usage error or size limit, "
                             "130 interrupted", formatter_class=_Formatter)
     parser.add_argument("--version", action="version", version=f"ngramsim {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
@@ -142,9 +145,16 @@ def _build_parser() -> _Parser:
     p.add_argument("--profile", choices=("tiny", "quick", "full"), default="quick",
                    help="tiny: seconds (tests); quick: L up to 1024, minutes on two cores; full: L up to 16384")
     p.add_argument("--out", default=None, metavar="DIR", help="output directory (default: ./ngramsim-reproduction)")
-    p.add_argument("--jobs", type=int, default=1, metavar="K", help="worker processes (results do not depend on it)")
+    p.add_argument("--jobs", type=int, default=None, metavar="K",
+                   help="worker processes (default 1; with --scheduler local, the cluster's workers, default 2); "
+                        "results do not depend on it")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="root seed of every cell")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="run the cells on a Dask cluster: a running scheduler's address (tcp://host:8786), or "
+                        "'local' to start one on this machine with --jobs workers (needs ngramsim[distributed])")
+    p.add_argument("--retries", type=int, default=2, metavar="R",
+                   help="run a failed cell (error, dead worker) up to R more times (default 2)")
 
     p = _command(sub, "check", "hold every bound of THEORY.md against the simulator (exit 1 if one fails)",
                  "ngramsim check --quick --json")
@@ -294,12 +304,30 @@ def _check_output_dir(path) -> None:
 
 def _cmd_reproduce(args) -> int:
     from ngramsim.reproduce import DEFAULT_OUT, reproduce
+    from ngramsim.sweep import SweepError
 
-    if args.jobs < 1:
+    if args.jobs is not None and args.jobs < 1:
         raise UsageError(f"ngramsim reproduce: error: --jobs must be >= 1, got {args.jobs}")
+    if args.retries < 0:
+        raise UsageError(f"ngramsim reproduce: error: --retries must be >= 0, got {args.retries}")
+    if args.scheduler is not None:
+        from ngramsim.distributed import require_distributed
+
+        try:
+            require_distributed()
+        except ImportError as exc:
+            raise UsageError(f"ngramsim reproduce: error: --scheduler needs Dask: {exc}") from None
     out = args.out or DEFAULT_OUT
     _check_output_dir(out)
-    result = reproduce(args.profile, out, jobs=args.jobs, seed=args.seed, progress=not args.quiet and "auto")
+    try:
+        result = reproduce(args.profile, out, jobs=args.jobs, seed=args.seed, progress=not args.quiet and "auto",
+                           scheduler=args.scheduler, retries=args.retries)
+    except SweepError as exc:
+        print(f"ngramsim reproduce: {len(exc.failures)} of {exc.num_cells} cells failed (listed in {out}/report.md); "
+              "the others are saved, and rerunning the same command retries the failed ones:", file=sys.stderr)
+        for failure in exc.failures:
+            print(f"  {' '.join(str(failure).split())}", file=sys.stderr)
+        return 1
     from ngramsim.report import claim_checks
 
     checks = claim_checks(result["records"])

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import math
 
+from ngramsim._json import dumps_strict
 from ngramsim.plotting import FIGURES, cost_table, steps_fits
 
-__all__ = ["report_markdown", "claim_checks"]
+__all__ = ["report_markdown", "failure_markdown", "claim_checks"]
 
 
 def _fmt(x, digits=3):
@@ -91,14 +92,48 @@ def _section_table(rows, header):
     return "\n".join(lines)
 
 
+def _title(profile, version, seed, counted, wall_time, incomplete=False) -> list[str]:
+    """The report's first lines: title, then version, seed, ``counted`` (e.g. "549 records") and wall time."""
+    return [
+        f"# ngramsim reproduction — profile `{profile}`" + (" (incomplete)" if incomplete else ""),
+        "",
+        f"ngramsim {version}, seed {seed}, {counted}" + (f", {wall_time:.0f} s wall time" if wall_time is not None else "")
+        + ".",
+    ]
+
+
+def _cell_text(text, width=None) -> str:
+    """``text`` as one table cell: one line, ``|`` escaped, at most ``width`` characters (if given)."""
+    text = " ".join(str(text).split()).replace("|", "\\|")
+    return text if width is None or len(text) <= width else text[: width - 3] + "..."
+
+
+def failure_markdown(failures, *, num_cells, profile, seed, version, wall_time=None) -> str:
+    """The text of ``report.md`` when cells failed: which ones, with what error, and how to finish.
+
+    ``failures`` holds one dict per failed cell with ``experiment``, ``params`` (a dict),
+    ``error`` (text) and ``attempts``; ``num_cells`` is the number of cells of the profile.
+    """
+    rows = [(f"`{f['experiment']}`", f"`{_cell_text(dumps_strict(f['params']))}`", _cell_text(f["error"], 300),
+             f["attempts"]) for f in failures]
+    lines = _title(profile, version, seed, f"{len(failures)} of {num_cells} cells failed", wall_time, incomplete=True)
+    lines += [
+        "",
+        "## Cells that failed",
+        "",
+        _section_table(rows, ["experiment", "params", "error", "attempts"]),
+        "",
+        f"The other {num_cells - len(failures)} cells are saved in `cells/`. Run the same command again to retry the "
+        "failed cells (the saved ones are not recomputed); `results.jsonl`, the figures and the verdicts are written "
+        "once every cell is done.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def report_markdown(records, *, profile, seed, version, wall_time=None, figure_dir="figures") -> str:
     """The text of ``report.md`` for ``records`` (see the module docstring)."""
     checks = claim_checks(records)
-    lines = [
-        f"# ngramsim reproduction — profile `{profile}`",
-        "",
-        f"ngramsim {version}, seed {seed}, {len(records)} records"
-        + (f", {wall_time:.0f} s wall time" if wall_time is not None else "") + ".",
+    lines = _title(profile, version, seed, f"{len(records)} records", wall_time) + [
         "Every number below is in `results.jsonl` (one record per measured quantity; 95% intervals, exact values "
         "where the simulator has them). Feng et al. (2025, arXiv 2502.09622) prove that masked diffusion models "
         "reach near-optimal *perplexity* on n-gram languages with a number of steps that does not grow with the "

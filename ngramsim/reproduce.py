@@ -9,10 +9,16 @@ with :func:`ngramsim.sweep.run_sweep` into ``out_dir``, then draws the figures
         report.md          each claim, measured with its interval, the bound, whether it holds
         figures/           <name>.png, <name>.svg and <name>.json (parameters and records drawn)
         cells/             the sweep's finished cells (a rerun skips them)
+
+The cells run in this process, on a process pool (``jobs``), or on a Dask
+cluster (``scheduler``, :mod:`ngramsim.distributed`), with the same records.  If
+cells still fail after their retries, ``report.md`` lists them instead, and
+``results.jsonl``, the figures and the verdicts wait for a rerun that completes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 
@@ -26,7 +32,8 @@ __all__ = ["reproduce", "DEFAULT_OUT"]
 DEFAULT_OUT = "ngramsim-reproduction"
 
 
-def reproduce(profile="quick", out_dir=DEFAULT_OUT, *, jobs=1, seed=0, progress="auto", executor=None) -> dict:
+def reproduce(profile="quick", out_dir=DEFAULT_OUT, *, jobs=None, seed=0, progress="auto", executor=None,
+              scheduler=None, retries=2) -> dict:
     """Run a profile end to end; return ``{"records", "report", "figures", "wall_time", "out_dir"}``.
 
     Parameters
@@ -36,18 +43,31 @@ def reproduce(profile="quick", out_dir=DEFAULT_OUT, *, jobs=1, seed=0, progress=
         ``full`` (lengths up to 16384, more samples).
     out_dir : path
         Created if needed; finished cells already there are reused (same profile and seed).
-    jobs : int
-        Worker processes (1: this process).  Records do not depend on it.
+    jobs : int, optional
+        Worker processes on this machine (default 1: this process); with ``scheduler="local"``,
+        the local cluster's workers (default 2).  Records do not depend on it.
     seed : int
         Root seed; every cell derives its own randomness from it and its parameters.
     progress : "auto", bool
         Progress on stderr (a bar with ETA on a terminal, plain lines otherwise).
     executor : concurrent.futures.Executor, optional
-        Run cells on this executor instead (e.g. a Dask client's); ``jobs`` is then ignored.
+        Run cells on this executor instead; ``jobs`` is then ignored.
+    scheduler : str or distributed.Client, optional
+        Run cells on a Dask cluster (:func:`ngramsim.distributed.dask_executor`): a running
+        scheduler's address, ``"local"`` for a local cluster of ``jobs`` workers, or a Client.
+        Needs ``ngramsim[distributed]``.  Not with ``executor``.
+    retries : int
+        How many more times a failed cell is run (:func:`ngramsim.sweep.run_sweep`).
+
+    Raises
+    ------
+    ngramsim.sweep.SweepError
+        If cells still failed after their retries; ``report.md`` then lists them
+        (experiment, parameters, error) and the other cells are saved for a rerun.
     """
     from ngramsim.plotting import FIGURES, save_figure
-    from ngramsim.report import report_markdown
-    from ngramsim.sweep import Cell, run_sweep
+    from ngramsim.report import failure_markdown, report_markdown
+    from ngramsim.sweep import Cell, SweepError, run_sweep
 
     if profile not in PROFILES:
         raise ValueError(f"profile must be one of {sorted(PROFILES)}, got {profile!r}")
@@ -55,8 +75,17 @@ def reproduce(profile="quick", out_dir=DEFAULT_OUT, *, jobs=1, seed=0, progress=
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     cells = [Cell(name, params) for name, params in profile_cells(profile)]
-    records = run_sweep(cells, compute_cell, out, seed=seed, jobs=jobs if executor is None else 1, executor=executor,
-                        progress=progress, initializer=warm_kernels if executor is None else None)
+    with _sweep_runner(jobs, executor, scheduler) as (run_jobs, run_executor, initializer):
+        try:
+            records = run_sweep(cells, compute_cell, out, seed=seed, jobs=run_jobs, executor=run_executor,
+                                progress=progress, initializer=initializer, retries=retries)
+        except SweepError as exc:
+            failures = [{"experiment": f.cell.experiment, "params": f.cell.params, "attempts": f.attempts,
+                         "error": f"{type(f.error).__name__}: {f.error}"} for f in exc.failures]
+            text = failure_markdown(failures, num_cells=exc.num_cells, profile=profile, seed=seed, version=__version__,
+                                    wall_time=time.perf_counter() - start)
+            write_text_atomic(out / "report.md", text)
+            raise
     figures = {}
     for name, (draw, caption) in FIGURES.items():
         fig = draw(records)
@@ -67,6 +96,27 @@ def reproduce(profile="quick", out_dir=DEFAULT_OUT, *, jobs=1, seed=0, progress=
     text = report_markdown(records, profile=profile, seed=seed, version=__version__, wall_time=wall)
     write_text_atomic(out / "report.md", text)
     return {"records": records, "report": out / "report.md", "figures": figures, "wall_time": wall, "out_dir": out}
+
+
+@contextlib.contextmanager
+def _sweep_runner(jobs, executor, scheduler):
+    """Yield run_sweep's ``(jobs, executor, initializer)``; a Dask cluster started here is closed here."""
+    if scheduler is None:
+        if executor is not None:
+            yield 1, executor, None
+        else:
+            # The kernels load (or compile) once per worker process rather than in its first cell.
+            yield 1 if jobs is None else jobs, None, warm_kernels
+        return
+    if executor is not None:
+        raise ValueError("give executor or scheduler, not both")
+    if jobs is not None and not (isinstance(scheduler, str) and scheduler == "local"):
+        raise ValueError(f"jobs (--jobs) sets the workers of a local cluster (scheduler 'local'); the cluster at "
+                         f"{scheduler!r} has its own workers, so give no jobs (got {jobs!r})")
+    from ngramsim.distributed import dask_executor
+
+    with dask_executor(scheduler, workers=jobs, initializer=warm_kernels) as dask:
+        yield 1, dask, None
 
 
 # The experiments whose records each figure draws (stored in its sidecar JSON).

@@ -16,6 +16,12 @@ root seed only (:func:`cell_randomness`), so the records do not depend on the
 number of jobs, on the order of the cells, or on which cells were already
 done.  A killed or interrupted sweep loses no finished cell, and rerunning it
 with the same cells and seed computes only the missing ones.
+
+Failures: a cell whose job fails (its compute function raised, its worker
+died, ...) is run again up to ``retries`` times; a cell that still fails does
+not stop the others, and once every cell has been tried :func:`run_sweep`
+raises :class:`SweepError` listing the failed cells (``results.jsonl`` is only
+written when every cell is done).
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ import signal
 import sys
 import time
 from collections.abc import Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, CancelledError, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,6 +53,7 @@ __all__ = [
     "RESERVED_FIELDS",
     "Cell",
     "CellError",
+    "SweepError",
     "cell_randomness",
     "run_sweep",
     "pending_cells",
@@ -166,19 +173,62 @@ class Cell:
 
 
 class CellError(RuntimeError):
-    """A compute function failed on a cell.
+    """A cell failed: its compute function raised, or its job could not run to the end.
 
     Attributes
     ----------
     cell : Cell
     cell_key : str
-    ``__cause__`` is the exception the compute function raised.
+    error : BaseException
+        The exception of the last attempt (also ``__cause__``): what the compute
+        function raised, or the executor's error (e.g. Dask's ``KilledWorker``,
+        ``BrokenProcessPool``, ``CancelledError``).
+    attempts : int
+        How many times the cell was submitted (1 + the retries it used).
     """
 
-    def __init__(self, cell: Cell, cell_key: str, error: BaseException):
-        super().__init__(f"cell {cell.label()} [key {cell_key[:12]}] failed: {type(error).__name__}: {error}")
+    def __init__(self, cell: Cell, cell_key: str, error: BaseException, attempts: int = 1):
+        after = f" after {attempts} attempts" if attempts > 1 else ""
+        super().__init__(f"cell {cell.label()} [key {cell_key[:12]}] failed{after}: {type(error).__name__}: {error}")
         self.cell = cell
         self.cell_key = cell_key
+        self.error = error
+        self.attempts = attempts
+        self.__cause__ = error
+
+
+class SweepError(CellError):
+    """Cells of a sweep failed (after their retries); every other cell ran and is saved.
+
+    :func:`run_sweep` raises it once every cell has been tried, without writing
+    ``results.jsonl``; rerunning the sweep computes only the failed cells.  As a
+    :class:`CellError`, its ``cell``, ``cell_key``, ``error``, ``attempts`` and
+    ``__cause__`` are those of the first failed cell (in input order).
+
+    Attributes
+    ----------
+    failures : list of CellError
+        One per failed cell, in input order.
+    records : list of dict
+        The records of every cell that is done (in this run or before), in
+        input order, as :func:`run_sweep` returns them.
+    num_cells : int
+        The number of (distinct) cells in the sweep.
+    """
+
+    _SHOWN = 3  # failures spelled out in the message; all of them are in ``failures``
+
+    def __init__(self, failures: list, records: list, num_cells: int):
+        first = failures[0]
+        super().__init__(first.cell, first.cell_key, first.error, first.attempts)
+        more = f"; and {len(failures) - self._SHOWN} more" if len(failures) > self._SHOWN else ""
+        self.args = (
+            f"{len(failures)} of {num_cells} cells failed (the others are saved; a rerun retries the failed ones): "
+            + "; ".join(str(failure) for failure in failures[: self._SHOWN]) + more,
+        )
+        self.failures = failures
+        self.records = records
+        self.num_cells = num_cells
 
 
 def cell_randomness(cell: Cell, seed) -> tuple[np.random.Generator, int]:
@@ -380,11 +430,15 @@ class _Progress:
         return (time.monotonic() - self.start) / self.done * (self.total - self.done)
 
     def update(self, cell: Cell) -> None:
+        """One more cell finished (done or failed for good)."""
         self.done += 1
         self._show(cell)
 
     def _show(self, cell: Cell) -> None:
         pass
+
+    def note(self, line: str) -> None:
+        """Tell about a failed attempt (one line); the silent reporter ignores it."""
 
     def close(self) -> None:
         pass
@@ -401,6 +455,9 @@ class _Lines(_Progress):
     def _write(self, line: str) -> None:
         self.stream.write(line + "\n")
         self.stream.flush()
+
+    def note(self, line):
+        self._write(line)
 
     def _show(self, cell):
         now = time.monotonic()
@@ -440,6 +497,12 @@ class _Bar(_Progress):
     def _show(self, cell):
         self._draw(force=self.done == self.total)
 
+    def note(self, line):
+        # Above the bar: blank the bar's line, write the note, redraw the bar below it.
+        self.stream.write("\r" + line.ljust(self.shown) + "\n")
+        self.shown = 0
+        self._draw(force=True)
+
     def close(self):
         self._draw(force=True)
         self.stream.write("\n")
@@ -456,6 +519,9 @@ class _Tqdm(_Progress):
     def _show(self, cell):
         self.bar.set_postfix_str(_short_label(cell), refresh=False)
         self.bar.update(1)
+
+    def note(self, line):
+        self.bar.write(line, file=self.stream)
 
     def close(self):
         self.bar.close()
@@ -506,14 +572,23 @@ def _init_worker(jobs: int, initializer) -> None:
     import multiprocessing
 
     multiprocessing.set_start_method("spawn", force=True)
-    # Each numba parallel kernel would otherwise start one thread per core in every
-    # worker (jobs x cores threads).  The samplers' output does not depend on the
-    # number of threads, so sharing the cores changes speed only.
     import numba
 
-    numba.set_num_threads(max(1, numba.config.NUMBA_NUM_THREADS // jobs))
+    numba.set_num_threads(_numba_threads(jobs))
     if initializer is not None:
         initializer()
+
+
+def _numba_threads(workers: int) -> int:
+    """Numba threads per worker when ``workers`` worker processes share this machine's cores.
+
+    Each numba parallel kernel would otherwise start one thread per core in every
+    worker (workers x cores threads).  The samplers' output does not depend on the
+    number of threads, so sharing the cores changes speed only.
+    """
+    import numba
+
+    return max(1, numba.config.NUMBA_NUM_THREADS // workers)
 
 
 def _start_context():
@@ -563,8 +638,8 @@ def _check_picklable(obj, name: str, jobs: int) -> None:
 def _executor_scope(jobs: int, executor, initializer):
     """Yield ``(executor, jobs in flight or None for all)``; a pool made here is also stopped here."""
     if executor is not None:
-        # Someone else's executor: theirs to shut down.  Submit everything; a
-        # failure or Ctrl-C cancels what has not started.
+        # Someone else's executor: theirs to shut down.  Submit everything (it
+        # schedules); Ctrl-C cancels what has not finished.
         yield executor, None
         return
     if jobs == 1:
@@ -579,7 +654,7 @@ def _executor_scope(jobs: int, executor, initializer):
     )
     try:
         # Two jobs per worker keep the workers busy while leaving most cells
-        # unsubmitted, so stopping after a failure or Ctrl-C is quick.
+        # unsubmitted, so stopping on Ctrl-C is quick.
         yield pool, 2 * jobs
     except BaseException:
         _abandon_pool(pool)
@@ -587,59 +662,87 @@ def _executor_scope(jobs: int, executor, initializer):
     pool.shutdown(wait=True)
 
 
-def _should_retry(error: BaseException, attempts: int) -> bool:
-    """Whether a failed cell is submitted again (the hook for bounded retries).
+def _should_retry(error: BaseException, attempts: int, retries: int) -> bool:
+    """Whether a cell whose job failed with ``error`` after ``attempts`` submissions is submitted again.
 
-    Always ``False`` for now.  Retrying after a worker death (``BrokenProcessPool``)
-    also needs a fresh pool, since a broken pool accepts no more jobs.
+    Any failure is retried while ``attempts <= retries``: a dead worker, a lost
+    connection or an exhausted resource may not recur, and a compute function
+    that fails deterministically costs ``retries`` more runs of one cell.  A
+    broken executor (``BrokenProcessPool``: a worker of the pool died) is not:
+    it accepts no more jobs.
     """
-    return False
+    return attempts <= retries and not isinstance(error, BrokenExecutor)
 
 
-def _execute(todo, compute, seed: int, executor, window, on_done) -> None:
-    """Run ``todo`` (``(cell, key)`` pairs) on ``executor``, calling ``on_done(cell, key, records)`` per cell.
+def _job_error(future) -> BaseException | None:
+    """The exception of a finished job, ``None`` if it succeeded."""
+    if future.cancelled():
+        # The sweep cancels jobs only on its way out, so someone else did (e.g. a
+        # Dask client.restart()): the cell did not run to the end.
+        return CancelledError("the job was cancelled before it finished")
+    return future.exception()
 
-    After the first failure no cell is submitted, queued ones are cancelled,
-    running ones are waited for (and saved if they succeed), then
-    :class:`CellError` is raised.  On any other exception (Ctrl-C) the
-    unfinished futures are cancelled and the exception propagates.
+
+def _one_line(text: str, width: int = 300) -> str:
+    """``text`` on one line, cut to ``width`` characters (error messages can span pages)."""
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _execute(todo, compute, seed: int, executor, window, retries: int, on_done, reporter) -> list[CellError]:
+    """Run ``todo`` (``(cell, key)`` pairs) on ``executor``; return the cells that failed for good.
+
+    ``on_done(cell, key, records)`` is called for each cell that succeeds.  A
+    failed job is resubmitted while :func:`_should_retry` allows it; a cell
+    that still fails is reported to ``reporter`` and returned as a
+    :class:`CellError`, and the other cells go on.  A broken executor fails
+    every cell submitted to it.  On any exception (Ctrl-C) the unfinished
+    futures are cancelled and the exception propagates.
     """
     queue = collections.deque(todo)
     running = {}
     attempts = collections.Counter()
-    failure = None
+    failures = []
+
+    def failed(cell, key, error):
+        if _should_retry(error, attempts[key], retries):
+            reporter.note(_one_line(f"cell {cell.label()} failed ({type(error).__name__}: {error}); "
+                                    f"retrying ({attempts[key]} of {retries + 1} attempts made)"))
+            queue.appendleft((cell, key))
+            return
+        failures.append(CellError(cell, key, error, attempts[key]))
+        reporter.note(_one_line(str(failures[-1])))
+        reporter.update(cell)
+
     try:
         while queue or running:
             while queue and (window is None or len(running) < window):
                 cell, key = queue.popleft()
-                running[executor.submit(_run_cell, compute, cell, seed)] = (cell, key)
+                attempts[key] += 1
+                try:
+                    running[executor.submit(_run_cell, compute, cell, seed)] = (cell, key)
+                except BrokenExecutor as error:
+                    failed(cell, key, error)
+            if not running:
+                continue
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
                 cell, key = running.pop(future)
-                if future.cancelled():
-                    continue
-                error = future.exception()
+                error = _job_error(future)
                 if error is None:
                     on_done(cell, key, future.result())
-                    continue
-                attempts[key] += 1
-                if failure is None and _should_retry(error, attempts[key]):
-                    queue.appendleft((cell, key))
-                elif failure is None:
-                    failure = (cell, key, error)
-                    queue.clear()
-                    for other in running:
-                        other.cancel()
+                else:
+                    failed(cell, key, error)
     except BaseException:
         for future in running:
             future.cancel()
         raise
-    if failure is not None:
-        cell, key, error = failure
-        raise CellError(cell, key, error) from error
+    return failures
 
 
-def run_sweep(cells, compute, out_dir, *, seed, jobs=1, executor=None, progress="auto", initializer=None) -> list[dict]:
+def run_sweep(
+    cells, compute, out_dir, *, seed, jobs=1, executor=None, progress="auto", initializer=None, retries=0
+) -> list[dict]:
     """Compute every cell not already on disk, then write and return all records.
 
     Parameters
@@ -667,9 +770,12 @@ def run_sweep(cells, compute, out_dir, *, seed, jobs=1, executor=None, progress=
         ``if __name__ == "__main__":`` guard.
     executor : concurrent.futures.Executor-like, optional
         Anything with ``submit(fn, *args) -> concurrent.futures.Future`` (e.g. a
-        ``ProcessPoolExecutor`` or a Dask ``client.get_executor()``).  It receives
+        ``ProcessPoolExecutor``, or a Dask cluster's from
+        :func:`ngramsim.distributed.dask_executor`).  It receives
         ``submit(job, compute, cell, seed)``, all picklable (``job`` is a
-        module-level function of this module), and is not shut down here.
+        module-level function of this module), and is not shut down here.  A
+        retried cell is submitted again with the same arguments, so the executor
+        must not cache results by their arguments (Dask: ``pure=False``).
         Then ``jobs`` must be 1 and ``initializer`` None.
     progress : {"auto", True, False}
         Progress on stderr (never stdout): on a terminal a bar with ETA (tqdm if
@@ -677,6 +783,11 @@ def run_sweep(cells, compute, out_dir, *, seed, jobs=1, executor=None, progress=
     initializer : callable, optional
         Called once per worker before its first cell (once in this process when
         ``jobs=1``), e.g. to load numba kernels; picklable when ``jobs > 1``.
+    retries : int
+        How many more times a cell whose job failed is submitted (``>= 0``): its
+        compute function raised, its worker died (Dask's ``KilledWorker``), its
+        job was cancelled.  Not after ``BrokenProcessPool``: a pool that lost a
+        worker accepts no more jobs, so the cells left fail with it.
 
     Returns
     -------
@@ -688,9 +799,12 @@ def run_sweep(cells, compute, out_dir, *, seed, jobs=1, executor=None, progress=
 
     Raises
     ------
-    CellError
-        If ``compute`` raised on a cell (its message names the cell; the cause is
-        the original exception).  Cells finished before are kept on disk.
+    SweepError
+        If cells failed after their retries, once every cell has been tried.  It
+        lists the failed cells (each a :class:`CellError` naming the cell, whose
+        cause is the original exception) and holds the records of the others,
+        which are saved in ``out_dir/cells``; ``results.jsonl`` is not written.
+        A subclass of :class:`CellError` (the first failed cell's).
     KeyboardInterrupt
         Re-raised after cancelling queued cells and stopping the pool.
     ValueError
@@ -712,6 +826,7 @@ def run_sweep(cells, compute, out_dir, *, seed, jobs=1, executor=None, progress=
         raise TypeError(f"initializer must be a callable or None, got {type(initializer).__name__}")
     if not (progress is True or progress is False or progress == "auto"):
         raise ValueError(f"progress must be 'auto', True or False, got {progress!r}")
+    retries = check_int(retries, "retries", minimum=0)
     if executor is not None:
         if not callable(getattr(executor, "submit", None)):
             raise TypeError(f"executor must have a submit(fn, *args) method, got {type(executor).__name__}")
@@ -733,13 +848,17 @@ def run_sweep(cells, compute, out_dir, *, seed, jobs=1, executor=None, progress=
         payloads[key] = _write_cell(paths[key], cell, key, seed, records)
         reporter.update(cell)
 
+    failures = []
     try:
         if todo:
             with _executor_scope(jobs, executor, initializer) as (runner, window):
-                _execute(todo, compute, seed, runner, window, on_done)
+                failures = _execute(todo, compute, seed, runner, window, retries, on_done, reporter)
     finally:
         reporter.close()
-    records = [record for _, key, _, _ in rows for record in _augmented(payloads[key])]
+    records = [record for _, key, _, _ in rows if payloads[key] is not None for record in _augmented(payloads[key])]
+    if failures:
+        order = {key: i for i, (_, key, _, _) in enumerate(rows)}
+        raise SweepError(sorted(failures, key=lambda failure: order[failure.cell_key]), records, len(rows))
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     write_text_atomic(Path(out_dir) / _RESULTS_NAME, "".join(dumps_strict(record) + "\n" for record in records))
     return records

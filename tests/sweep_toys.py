@@ -21,11 +21,46 @@ def draws(cell, rng, seed):
     ]
 
 
-def logged(cell, rng, seed):
-    """:func:`draws`, leaving one file per call in ``cell.params["log_dir"]`` to count calls."""
+def _log_call(cell):
+    """Leave the file ``<i>-<pid>-<random>`` in ``cell.params["log_dir"]``; return how many were there for ``i``."""
     log_dir = Path(cell.params["log_dir"])
     log_dir.mkdir(parents=True, exist_ok=True)
-    (log_dir / f"{cell.params['i']}-{uuid.uuid4().hex}").touch()
+    before = len(list(log_dir.glob(f"{cell.params['i']}-*")))
+    (log_dir / f"{cell.params['i']}-{os.getpid()}-{uuid.uuid4().hex}").touch()
+    return before
+
+
+def logged(cell, rng, seed):
+    """:func:`draws`, leaving one file per call in ``cell.params["log_dir"]`` to count calls."""
+    _log_call(cell)
+    return draws(cell, rng, seed)
+
+
+def flaky(cell, rng, seed):
+    """:func:`logged`, except that each cell raises on its first call."""
+    if _log_call(cell) == 0:
+        raise ConnectionError(f"toy transient failure at i={cell.params['i']}")
+    return draws(cell, rng, seed)
+
+
+def held(cell, rng, seed):
+    """:func:`logged`; on its first call, the cell whose ``i`` equals ``hold`` waits for the file ``log_dir/release``.
+
+    The wait is bounded (``cell.params["timeout"]`` seconds) so that a broken test cannot hang.
+    """
+    first = _log_call(cell) == 0
+    if first and cell.params["i"] == cell.params["hold"]:
+        release = Path(cell.params["log_dir"]) / "release"
+        deadline = time.monotonic() + cell.params["timeout"]
+        while not release.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+    return draws(cell, rng, seed)
+
+
+def dying(cell, rng, seed):
+    """:func:`draws`, except that the process running the cell whose ``i`` equals ``die_at`` exits at once."""
+    if cell.params["i"] == cell.params["die_at"]:
+        os._exit(3)
     return draws(cell, rng, seed)
 
 
@@ -36,8 +71,14 @@ def sleepy(cell, rng, seed):
 
 
 def failing(cell, rng, seed):
-    """:func:`draws`, except that the cell whose ``i`` equals ``fail_at`` raises."""
-    if cell.params["i"] == cell.params["fail_at"]:
+    """:func:`draws`, except that the cell(s) whose ``i`` equals (or is in) ``fail_at`` raise.
+
+    With ``log_dir`` in the parameters, each call is logged as by :func:`logged`.
+    """
+    if "log_dir" in cell.params:
+        _log_call(cell)
+    fail_at = cell.params["fail_at"]
+    if cell.params["i"] in (fail_at if isinstance(fail_at, list) else [fail_at]):
         raise ArithmeticError(f"toy failure at i={cell.params['i']}")
     return draws(cell, rng, seed)
 
@@ -58,3 +99,9 @@ def bad_records(cell, rng, seed):
     if cell.params["kind"] == "not_a_list":
         return {"x": 1}
     return [{"seed": 1}]
+
+
+def log_initialization(log_dir):
+    """A worker initializer (bind ``log_dir`` with functools.partial): leave ``init-<pid>-<random>`` there."""
+    Path(log_dir).mkdir(parents=True, exist_ok=True)
+    (Path(log_dir) / f"init-{os.getpid()}-{uuid.uuid4().hex}").touch()

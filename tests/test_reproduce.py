@@ -12,19 +12,13 @@ from pathlib import Path
 import pytest
 
 from ngramsim.cli import main
+from ngramsim.experiments import compute_cell, profile_cells
 from ngramsim.report import claim_checks
 from ngramsim.reproduce import reproduce
-from ngramsim.sweep import load_records
+from ngramsim.sweep import Cell, load_records, pending_cells
 
 REQUIRED = {"experiment", "language", "language_sha256", "length", "schedule", "metric", "value", "lo", "hi",
             "method", "num_samples", "seed", "version"}
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    out = tmp_path_factory.mktemp("tiny")
-    result = reproduce("tiny", out, jobs=1, seed=0, progress=False)
-    return out, result
 
 
 def test_tiny_profile_writes_everything(tiny):
@@ -119,8 +113,49 @@ def test_kill_midway_then_resume(tiny, tmp_path):
 def test_reproduce_rejects_bad_arguments(capsys):
     assert main(["reproduce", "--profile", "huge"]) == 2
     assert main(["reproduce", "--jobs", "0"]) == 2
+    assert main(["reproduce", "--retries", "-1"]) == 2
     with pytest.raises(ValueError, match="profile must be one of"):
         reproduce("huge", "x")
+    with pytest.raises(ValueError, match="executor or scheduler, not both"):
+        reproduce("tiny", "x", executor=object(), scheduler="local")
+    # A remote cluster has its own workers; rejected before connecting to anything.
+    assert main(["reproduce", "--scheduler", "tcp://127.0.0.1:1", "--jobs", "3"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 4 and "--jobs" in err.splitlines()[-1] and "own workers" in err
+
+
+def test_a_cell_that_keeps_failing_is_in_the_report_and_the_exit_status(tmp_path, monkeypatch, capsys):
+    import ngramsim.reproduce as module
+
+    cells = [cell for cell in profile_cells("tiny") if cell[0] == "ser_vs_lambda"]
+    assert len(cells) == 4
+    calls = []
+
+    def compute(cell, rng, seed):
+        calls.append(cell.params["length"])
+        if cell.params == cells[1][1]:
+            raise ArithmeticError("toy failure in the second cell")
+        return compute_cell(cell, rng, seed)
+
+    monkeypatch.setattr(module, "profile_cells", lambda profile: cells)
+    monkeypatch.setattr(module, "compute_cell", compute)
+    out = tmp_path / "out"
+    assert main(["reproduce", "--profile", "tiny", "--out", str(out), "--quiet", "--retries", "1"]) == 1
+    assert sorted(calls) == sorted([c[1]["length"] for c in cells] + [cells[1][1]["length"]])  # one retry
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    err = captured.err.splitlines()
+    assert err[0].startswith("ngramsim reproduce: 1 of 4 cells failed (listed in ") and "rerunning" in err[0]
+    assert err[1].startswith("  cell ser_vs_lambda(language='W(4,2)', length=32") and err[1].endswith(
+        "failed after 2 attempts: ArithmeticError: toy failure in the second cell")
+    report = (out / "report.md").read_text()
+    assert "(incomplete)" in report and "1 of 4 cells failed" in report
+    row = next(line for line in report.splitlines() if line.startswith("| `ser_vs_lambda`"))
+    assert json.loads(row.split("`")[3]) == cells[1][1]  # the parameters, whole
+    assert "ArithmeticError: toy failure in the second cell" in row and row.rstrip(" |").endswith("2")
+    # The others are saved; nothing else is written until every cell is done.
+    assert not (out / "results.jsonl").exists() and not (out / "figures").exists()
+    assert pending_cells([Cell(*c) for c in cells], out, 0) == [Cell(*cells[1])]
 
 
 def test_report_names_every_claim(tiny):

@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import BrokenExecutor, CancelledError, Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +20,7 @@ from ngramsim.sweep import (
     RESERVED_FIELDS,
     Cell,
     CellError,
+    SweepError,
     cell_randomness,
     load_records,
     pending_cells,
@@ -351,18 +352,92 @@ def test_ctrl_c_stops_a_pool_sweep_promptly_and_keeps_finished_cells(tmp_path):
 
 
 @pytest.mark.parametrize("jobs", [1, 2])
-def test_a_failing_cell_is_named_and_finished_cells_stay(tmp_path, jobs):
+def test_a_failing_cell_is_reported_after_the_others_ran(tmp_path, jobs):
     cells = toy_cells(6, fail_at=3)
-    with pytest.raises(CellError, match=r"cell toy\(i=3, fail_at=3\) .*ArithmeticError: toy failure at i=3") as info:
+    with pytest.raises(SweepError, match=r"1 of 6 cells failed.*cell toy\(i=3, fail_at=3\) .*ArithmeticError: toy failure at i=3") as info:
         run_sweep(cells, sweep_toys.failing, tmp_path, seed=0, jobs=jobs, progress=False)
-    assert info.value.cell == cells[3] and info.value.cell_key == cells[3].key(0)
-    assert isinstance(info.value.__cause__, ArithmeticError)
+    error = info.value
+    # Still a CellError naming the (first) failed cell, caused by the original exception.
+    assert isinstance(error, CellError) and error.cell == cells[3] and error.cell_key == cells[3].key(0)
+    assert isinstance(error.__cause__, ArithmeticError) and error.error is error.__cause__
+    assert [(f.cell, f.attempts, type(f.error)) for f in error.failures] == [(cells[3], 1, ArithmeticError)]
+    assert error.num_cells == 6
     assert not (tmp_path / "results.jsonl").exists()
     assert_cell_files_complete(tmp_path)
-    pending = pending_cells(cells, tmp_path, 0)
-    assert cells[3] in pending
-    if jobs == 1:  # in order, and nothing is scheduled after the failure
-        assert pending == cells[3:]
+    assert pending_cells(cells, tmp_path, 0) == [cells[3]]  # every other cell ran and is saved
+    others = [c for c in cells if c != cells[3]]
+    assert error.records == run_sweep(others, sweep_toys.draws, tmp_path / "others", seed=0, progress=False)
+
+
+def test_failed_cells_are_retried_a_bounded_number_of_times(tmp_path):
+    log = tmp_path / "log"
+    cells = toy_cells(5, fail_at=[1, 3], log_dir=str(log))
+    with pytest.raises(SweepError, match=r"^2 of 5 cells failed .*i=1.* after 3 attempts: ArithmeticError.*i=3") as info:
+        run_sweep(cells, sweep_toys.failing, tmp_path / "out", seed=0, progress=False, retries=2)
+    assert [(f.cell, f.attempts) for f in info.value.failures] == [(cells[1], 3), (cells[3], 3)]
+    calls = sorted(p.name.split("-")[0] for p in log.iterdir())
+    assert calls == ["0", "1", "1", "1", "2", "3", "3", "3", "4"]
+    assert [r["params"]["i"] for r in info.value.records] == [0, 0, 2, 2, 4, 4]
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_retry_that_succeeds_gives_the_same_records(tmp_path, jobs):
+    cells = toy_cells(4, log_dir=str(tmp_path / "log"))
+    run_sweep(cells, sweep_toys.flaky, tmp_path / "flaky", seed=1, jobs=jobs, progress=False, retries=1)
+    run_sweep(cells, sweep_toys.draws, tmp_path / "reference", seed=1, progress=False)
+    assert results_bytes(tmp_path / "flaky") == results_bytes(tmp_path / "reference")
+    assert len(list((tmp_path / "log").iterdir())) == 8  # each cell failed once, then succeeded
+
+
+def test_retries_and_failures_are_told_on_stderr(tmp_path, capsys):
+    cells = toy_cells(3, fail_at=1)
+    with pytest.raises(SweepError):
+        run_sweep(cells, sweep_toys.failing, tmp_path, seed=0, retries=1)
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "cell toy(i=1, fail_at=1) failed (ArithmeticError: toy failure at i=1); retrying (1 of 2 attempts made)" in err
+    assert "cell toy(i=1, fail_at=1) [key " in err and "failed after 2 attempts: ArithmeticError" in err
+    assert "cell 3/3 done" in err
+
+
+class CancelFirst:
+    """An executor whose first job for each cell comes back cancelled (as after a Dask client.restart())."""
+
+    def __init__(self):
+        self.seen = set()
+
+    def submit(self, fn, *args):
+        future = Future()
+        key = args[1].key(args[2])
+        if key in self.seen:
+            future.set_result(fn(*args))
+        else:
+            self.seen.add(key)
+            future.cancel()
+            future.set_running_or_notify_cancel()  # as an executor does, so that wait() sees it
+        return future
+
+
+def test_a_job_cancelled_by_someone_else_is_retried_or_reported(tmp_path):
+    cells = toy_cells(3)
+    run_sweep(cells, sweep_toys.draws, tmp_path / "retried", seed=0, executor=CancelFirst(), progress=False, retries=1)
+    run_sweep(cells, sweep_toys.draws, tmp_path / "reference", seed=0, progress=False)
+    assert results_bytes(tmp_path / "retried") == results_bytes(tmp_path / "reference")
+    with pytest.raises(SweepError, match="3 of 3 cells failed") as info:
+        run_sweep(cells, sweep_toys.draws, tmp_path / "cancelled", seed=0, executor=CancelFirst(), progress=False)
+    assert all(isinstance(f.error, CancelledError) for f in info.value.failures)
+
+
+def test_a_dead_pool_worker_fails_the_cells_left_and_drops_none(tmp_path):
+    cells = toy_cells(8, die_at=2)
+    with pytest.raises(SweepError) as info:
+        run_sweep(cells, sweep_toys.dying, tmp_path, seed=0, jobs=2, progress=False, retries=2)
+    failures = info.value.failures
+    assert cells[2] in [f.cell for f in failures]
+    # A broken pool takes no more jobs: no retries, every cell not done is reported.
+    assert all(isinstance(f.error, BrokenExecutor) and f.attempts == 1 for f in failures)
+    assert sorted(f.cell.params["i"] for f in failures) == sorted(c.params["i"] for c in pending_cells(cells, tmp_path, 0))
+    assert_cell_files_complete(tmp_path)
 
 
 @pytest.mark.parametrize(
@@ -387,6 +462,8 @@ def test_run_sweep_arguments_are_checked(tmp_path):
         run_sweep(cells, sweep_toys.draws, tmp_path, seed=0, jobs=0)
     with pytest.raises(ValueError, match="progress must be"):
         run_sweep(cells, sweep_toys.draws, tmp_path, seed=0, progress="yes")
+    with pytest.raises(ValueError, match="retries must be >= 0"):
+        run_sweep(cells, sweep_toys.draws, tmp_path, seed=0, retries=-1)
     with pytest.raises(TypeError, match="compute must be a callable"):
         run_sweep(cells, None, tmp_path, seed=0)
     with pytest.raises(TypeError, match="compute must be picklable"):
