@@ -77,9 +77,7 @@ def b2_matrix(resolved, length):
         return matrix
     if resolved.kind != BERNOULLI:
         raise ValueError("B2 applies to count and Bernoulli schedules (random positions), not to explicit or adaptive ones")
-    from ngramsim.exact import _hazards
-
-    hazards = _hazards(resolved.weights)
+    hazards = resolved.hazards
     dist = np.zeros(L + 1)  # law of r_t, the number revealed before step t
     dist[0] = 1.0
     matrix = np.zeros((len(hazards), L + 1))

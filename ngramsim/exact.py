@@ -93,18 +93,6 @@ class ExactResult:
         return [{"tc": float(a), "learning_kl": float(b)} for a, b in zip(self.steps_tc, self.steps_learning_kl)]
 
 
-def _hazards(weights):
-    """Per-step reveal probability of a still-masked position: ``w_t / (1 - w_1 - ... - w_{t-1})``; 1 at the last step."""
-    hazards = np.zeros(len(weights))
-    before = 0.0
-    for t, w in enumerate(weights):
-        denom = 1.0 - before
-        hazards[t] = 0.0 if denom <= 0 else min(w / denom, 1.0)
-        before += w
-    hazards[-1] = 1.0
-    return hazards
-
-
 def _oracle_table(language, length, oracle, Ev, size):
     """The oracle's rows at every partial state of positive evidence, shape ``(size, L, V)``."""
     V = language.vocab_size
@@ -161,23 +149,23 @@ def exact_law(language: NGramLanguage, length, schedule, *, learning_error=0.0, 
     use_oracle = oracle is not None
     oracle_rows = _oracle_table(language, length, oracle, Ev, size) if use_oracle else np.zeros((1, length, V))
     kind = resolved.kind
-    hazards = _hazards(resolved.weights) if kind == BERNOULLI else np.zeros(0)
+    hazards = resolved.hazards
     if kind == BERNOULLI:
         _check_bernoulli_work(int(np.count_nonzero(hazards > 0)), V, length, parsed.spec)
     law = np.zeros(V**length)
     stats = np.zeros(3)
-    _k.sampler_law(kind, hazards, resolved.sizes, resolved.step_of, resolved.gamma, resolved.num_steps, Ev,
-                   oracle_rows, use_oracle, lam, tau, V, length, law, stats)
+    model = (Ev, oracle_rows, use_oracle, lam, tau)
+    _k.sampler_law((kind, hazards, resolved.sizes, resolved.step_of, resolved.gamma, resolved.num_steps), model,
+                   V, length, law, stats)
     tc = np.zeros(resolved.num_steps)
     lk = np.zeros(resolved.num_steps)
     if resolved.is_adaptive:
-        used = _k.b1_adaptive(kind, resolved.sizes, resolved.gamma, resolved.num_steps, Ev, oracle_rows,
-                              use_oracle, lam, tau, V, length, tc, lk)
+        used = _k.b1_adaptive((kind, resolved.sizes, resolved.gamma, resolved.num_steps), model, V, length, tc, lk)
         tc, lk = tc[:used], lk[:used]  # eb/esum: steps up to the longest run on x ~ q
     else:
         H = np.zeros(2**length)
         LK = np.zeros((2**length, length))
-        _k.subset_tables(Ev, oracle_rows, use_oracle, lam, tau, V, length, H, LK)
+        _k.subset_tables(model, V, length, H, LK)
         _k.b1_fixed(kind, resolved.weights, resolved.sizes, resolved.step_of, resolved.num_steps, H, LK, length, tc, lk)
     # A valid sequence always has positive probability under the sampler (its own reveal order
     # draws each token from a conditional that is positive on it), so p(x) = 0 is underflow.

@@ -316,7 +316,7 @@ def _phi_enumerated(language, length):
     Ev = _k.evidence_table(joint, V, length)
     H = np.zeros(2**length)
     LK = np.zeros((2**length, length))
-    _k.subset_tables(Ev, np.zeros((1, length, V)), False, 0.0, 1.0, V, length, H, LK)
+    _k.subset_tables((Ev, np.zeros((1, length, V)), False, 0.0, 1.0), V, length, H, LK)
     sizes = np.array([bin(mask).count("1") for mask in range(2**length)])
     return np.array([H[sizes == k].mean() for k in range(length + 1)])
 

@@ -224,8 +224,9 @@ def sample_mdm(
         kernel, batch = "oracle", 1
 
         def run(keys, outputs):
-            _run_oracle(language, resolved, keys[0], lam, tau, oracle, outputs[0][0], outputs[2][0], outputs[4][0],
-                        outputs[1], outputs[3], 0)
+            out, nfe, per_step, fallback, stats = outputs
+            nfe[0], fallback[0] = _run_oracle(language, resolved, keys[0], (lam, tau, oracle),
+                                              (out[0], per_step[0], stats[0]))
 
     # Batches of sequences: between them Ctrl-C is acted on and the progress bar moves.  Each
     # sequence has its own random stream, so batching changes no sample.  Batches start small
@@ -408,8 +409,14 @@ def _kl(q_row, p_row):
     return float(max(np.sum(q_row[support] * (np.log(q_row[support]) - np.log(p_row[support]))), 0.0))
 
 
-def _run_oracle(language, resolved, key, lam, tau, oracle, x_out, per_step, stats, nfe, fallback, s):
-    """One sequence with a user oracle: the kernels' semantics and random streams, in Python."""
+def _run_oracle(language, resolved, key, model, outputs):
+    """One sequence with a user oracle: the kernels' semantics and random streams, in Python.
+
+    ``model = (lam, tau, oracle)``; ``outputs = (x_out, per_step, stats)`` receive the tokens, the
+    occupied steps (sizes, 1-based steps) and the learning-KL sums; returns ``(nfe, fallback)``.
+    """
+    lam, tau, oracle = model
+    x_out, per_step, stats = outputs
     L, V = resolved.length, language.vocab_size
     x = np.full(L, -1, dtype=np.int64)
     row = np.empty(V)
@@ -462,7 +469,7 @@ def _run_oracle(language, resolved, key, lam, tau, oracle, x_out, per_step, stat
             chosen = select(resolved.kind, keys, masked, size, resolved.gamma, (key, L, t + 1), sel)
             t += 1
             draw_step(sel[:chosen], t, rows)
-        nfe[s] = t
+        num_steps = t
     else:
         step = np.empty(L, dtype=np.int64)
         perm = np.empty(L, dtype=np.int64)
@@ -473,6 +480,6 @@ def _run_oracle(language, resolved, key, lam, tau, oracle, x_out, per_step, stat
         num_occupied, start = occupied_steps(step, resolved.num_steps, counts, ids, order)
         for k in range(num_occupied):  # empty steps change nothing: the oracle is not called for them
             draw_step(order[start[k] : start[k + 1]], int(ids[k]))
-        nfe[s] = resolved.num_steps
-    fallback[s] = failed
+        num_steps = resolved.num_steps
     x_out[:] = x
+    return num_steps, failed

@@ -145,6 +145,21 @@ class ResolvedSchedule:
     def is_adaptive(self) -> bool:
         return self.kind in (TOPK, MARGIN, EB, ESUM)
 
+    @property
+    def hazards(self) -> np.ndarray:
+        """Bernoulli hazards: the chance that a still-masked position is revealed at step ``t``,
+        ``h_t = w_t / (1 - w_1 - ... - w_{t-1})`` (1 at the last step); empty for other kinds."""
+        if self.kind != BERNOULLI:
+            return np.zeros(0)
+        hazards = np.zeros(len(self.weights))
+        before = 0.0
+        for t, w in enumerate(self.weights):
+            denom = 1.0 - before
+            hazards[t] = 0.0 if denom <= 0 else min(w / denom, 1.0)
+            before += w
+        hazards[-1] = 1.0
+        return hazards
+
 
 @dataclass(frozen=True)
 class Schedule:

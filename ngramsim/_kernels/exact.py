@@ -70,11 +70,15 @@ def evidence_table(q_full, V, L):
 
 
 @numba.njit(cache=True)
-def _state_rows(state, digits, Ev, w, oracle_rows, use_oracle, lam, tau, q_rows, p_rows, kls):
+def _state_rows(state, digits, model, w, rows):
     """Exact rows ``q(.|x_R)`` and model rows ``p_theta`` at the masked positions of ``state``; return ``Ev[state] > 0``.
 
-    With ``q(x_R) = 0`` the model rows are uniform (SPEC's fallback) and no KL is defined.
+    ``model = (Ev, oracle_rows, use_oracle, lam, tau)``; ``rows = (q_rows, p_rows, kls)`` receive
+    the rows and ``KL(q(.|x_R) || p_theta(.|x_R))``.  With ``q(x_R) = 0`` the model rows are
+    uniform (SPEC's fallback) and no KL is defined.
     """
+    Ev, oracle_rows, use_oracle, lam, tau = model
+    q_rows, p_rows, kls = rows
     L, V = q_rows.shape
     ev = Ev[state]
     for i in range(L):
@@ -220,17 +224,23 @@ def _scratch(V, L):
 
 
 @numba.njit(cache=True)
-def sampler_law(kind, hazards, sizes, step_of, gamma, num_steps, Ev, oracle_rows, use_oracle, lam, tau, V, L, law, stats):
+def sampler_law(schedule, model, V, L, law, stats):
     """The sampler's exact law over ``V^L`` (into ``law``) by forward DP over partial states.
+
+    ``schedule = (kind, hazards, sizes, step_of, gamma, num_steps)`` (Bernoulli hazards
+    ``w_t / (1 - w_1 - ... - w_{t-1})``); ``model = (Ev, oracle_rows, use_oracle, lam, tau)``.
 
     ``stats`` receives ``[sum of learning KL mass, count mass, max learning KL over reachable
     states]``: the learning KL ``KL(q(.|x_R) || p_theta(.|x_R))`` of each position revealed from a
     state with ``q(x_R) > 0``, weighted by the probability of revealing it there.
     Adaptive rules (kind >= 3) run until every state is full (``num_steps`` bounds the loop).
     """
+    kind, hazards, sizes, step_of, gamma, num_steps = schedule
+    Ev = model[0]
     size = (V + 1) ** L
     w = _weights(V, L)
     cur, digits, masked, chosen, q_rows, p_rows, kls, keys = _scratch(V, L)
+    rows = (q_rows, p_rows, kls)
     comb = np.empty(L, dtype=np.int64)
     stats[:] = 0.0
     for t in range(num_steps):
@@ -247,7 +257,7 @@ def sampler_law(kind, hazards, sizes, step_of, gamma, num_steps, Ev, oracle_rows
                 nxt[state] += mass
                 continue
             moved = True
-            valid = _state_rows(state, digits, Ev, w, oracle_rows, use_oracle, lam, tau, q_rows, p_rows, kls)
+            valid = _state_rows(state, digits, model, w, rows)
             if kind == BERNOULLI:
                 h = hazards[t]
                 if valid and h > 0.0:
@@ -309,15 +319,18 @@ def sampler_law(kind, hazards, sizes, step_of, gamma, num_steps, Ev, oracle_rows
 
 
 @numba.njit(cache=True)
-def subset_tables(Ev, oracle_rows, use_oracle, lam, tau, V, L, H, LK):
+def subset_tables(model, V, L, H, LK):
     """``H[mask] = H(X_A)`` for every subset ``A`` (bit ``i`` = position ``i``) and
-    ``LK[mask, i] = E_{x_A ~ q} KL(q(.|x_A) || p_theta(.|x_A))`` for ``i`` outside ``A``."""
+    ``LK[mask, i] = E_{x_A ~ q} KL(q(.|x_A) || p_theta(.|x_A))`` for ``i`` outside ``A``;
+    ``model = (Ev, oracle_rows, use_oracle, lam, tau)``."""
+    Ev, _, use_oracle, lam, tau = model
     size = (V + 1) ** L
     w = _weights(V, L)
     digits = np.empty(L, dtype=np.int64)
     q_rows = np.empty((L, V))
     p_rows = np.empty((L, V))
     kls = np.empty(L)
+    rows = (q_rows, p_rows, kls)
     H[:] = 0.0
     LK[:, :] = 0.0
     for state in range(size):
@@ -332,7 +345,7 @@ def subset_tables(Ev, oracle_rows, use_oracle, lam, tau, V, L, H, LK):
         H[mask] -= ev * math.log(ev)
         if lam == 0.0 and tau == 1.0 and not use_oracle:
             continue
-        _state_rows(state, digits, Ev, w, oracle_rows, use_oracle, lam, tau, q_rows, p_rows, kls)
+        _state_rows(state, digits, model, w, rows)
         for i in range(L):
             if digits[i] == 0:
                 LK[mask, i] += ev * kls[i]
@@ -429,17 +442,21 @@ def _popcount(x):
 
 
 @numba.njit(cache=True)
-def b1_adaptive(kind, sizes, gamma, num_steps, Ev, oracle_rows, use_oracle, lam, tau, V, L, tc, lk):
-    """Per-step B1 terms along an adaptive rule run on ``x ~ q`` (tie-breaks averaged).
+def b1_adaptive(rule, model, V, L, tc, lk):
+    """Per-step B1 terms along an adaptive rule ``rule = (kind, sizes, gamma, num_steps)`` run on
+    ``x ~ q`` (tie-breaks averaged); ``model = (Ev, oracle_rows, use_oracle, lam, tau)``.
 
     Forward DP over partial states with ``q``-masses; at each state the rule scores the
     model rows, and every reveal set ``S`` it may choose contributes
     ``TC(X_S | x_R) = sum_i H(X_i | x_R) - H(X_S | x_R)`` and ``sum_i KL(q(.|x_R) || p_theta)``.
     Returns the number of steps some run takes (later entries of ``tc``/``lk`` are 0).
     """
+    kind, sizes, gamma, num_steps = rule
+    Ev = model[0]
     size = (V + 1) ** L
     w = _weights(V, L)
     cur, digits, masked, chosen, q_rows, p_rows, kls, keys = _scratch(V, L)
+    rows = (q_rows, p_rows, kls)
     used = 0
     for t in range(num_steps):
         tc[t] = 0.0
@@ -454,7 +471,7 @@ def b1_adaptive(kind, sizes, gamma, num_steps, Ev, oracle_rows, use_oracle, lam,
                 nxt[state] += mass
                 continue
             used = t + 1
-            _state_rows(state, digits, Ev, w, oracle_rows, use_oracle, lam, tau, q_rows, p_rows, kls)
+            _state_rows(state, digits, model, w, rows)
             sets, count, num_sets = _adaptive_sets(kind, sizes, t, gamma, p_rows, masked, k, keys)
             share = mass / num_sets
             ev = Ev[state]

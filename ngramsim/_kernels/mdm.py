@@ -41,8 +41,7 @@ def sample_local2(keys, schedule, tables, params, outputs):
     per_step = outputs[2]
     fallback = outputs[3]
     stats = outputs[4]
-    kind, alias_prob, alias_index, sizes, step_of, num_steps = schedule
-    lam, tau = params
+    num_steps = schedule[5]
     num_samples = out.shape[0]
     blocks = (num_samples + LOCKSTEP - 1) // LOCKSTEP
     for block in numba.prange(blocks):
@@ -52,8 +51,7 @@ def sample_local2(keys, schedule, tables, params, outputs):
             stats[s, :] = 0.0
             per_step[s, :] = 0
             nfe[s] = num_steps
-        fixed_local2(keys, first, count, kind, alias_prob, alias_index, sizes, step_of, num_steps, tables,
-                     lam, tau, out, per_step, stats, fallback)
+        fixed_local2(keys, first, count, schedule, tables, params, (out, per_step, stats, fallback))
 
 
 @numba.njit(cache=True, parallel=True)

@@ -61,9 +61,11 @@ LOCKSTEP = 4
 
 
 @numba.njit(cache=True)
-def fixed_local2(keys, first, count, kind, alias_prob, alias_index, sizes, step_of, num_steps, tables, lam, tau,
-                 out, per_step, stats, fallback):
+def fixed_local2(keys, first, count, schedule, tables, params, outputs):
     """Sequences ``first .. first+count-1`` (``count <= LOCKSTEP``) under a non-adaptive schedule.
+
+    ``schedule = (kind, alias_prob, alias_index, sizes, step_of, num_steps)``, ``params = (lam, tau)``,
+    ``outputs = (out, per_step, stats, fallback)`` (the driver's arrays, rows ``first ..``).
 
     Per sequence: steps, positions by step, neighbours.  Then the ``k``-th token (in
     step order; right to left within a step) of every sequence is drawn in turn, and
@@ -71,6 +73,9 @@ def fixed_local2(keys, first, count, kind, alias_prob, alias_index, sizes, step_
     failure switches that sequence to the fallback from its next step on.  The exact-model draw is written out
     here: helper calls taking arrays cost reference counting on every token.
     """
+    kind, alias_prob, alias_index, sizes, step_of, num_steps = schedule
+    lam, tau = params
+    out, per_step, stats, fallback = outputs
     powers, powers_t, reach, inexact = tables[0], tables[1], tables[2], tables[3]
     length = out.shape[1]
     V = powers.shape[2]
