@@ -20,7 +20,6 @@ list of token strings, index = token id), so samples can be decoded back to text
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 
 import numpy as np

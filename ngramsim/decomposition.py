@@ -22,11 +22,11 @@ import numpy as np
 from scipy import sparse
 from scipy.stats import binom
 
-from ngramsim._kernels.adaptive import MARGIN, TOPK, score_key, select
+from ngramsim._kernels.adaptive import score_key, select
 from ngramsim._kernels.forward_backward import chain_trusted, conditional_marginals_scaled
 from ngramsim._kernels.reverse import theta_row
 from ngramsim._kernels.rng import draw_keys, draw_stream
-from ngramsim._kernels.steps import assign_steps
+from ngramsim._kernels.steps import MARGIN, TOPK, assign_steps
 from ngramsim._validation import as_generator, check_int
 from ngramsim.information import phi_curve
 from ngramsim.marginals import chain_arrays

@@ -33,7 +33,7 @@ from ngramsim._kernels import mdm as _k
 from ngramsim._kernels.chain import propagate_context_laws
 from ngramsim._kernels.forward_backward import TRUST, chain_trusted
 from ngramsim._kernels.powers import mixing_profile, power_tables, truncation_distance
-from ngramsim._kernels.reverse import draw_uniform, draw_weights, theta_row
+from ngramsim._kernels.reverse import draw_uniform, draw_weights, kl_weights, theta_row
 from ngramsim._kernels.rng import draw_keys, draw_stream
 from ngramsim._kernels.steps import assign_steps, occupied_steps
 from ngramsim._progress import progress_bar
@@ -402,13 +402,6 @@ def _oracle_rows(oracle, x, positions, vocab_size, step):
     return rows / np.where(rows.sum(axis=1, keepdims=True) > 0, rows.sum(axis=1, keepdims=True), 1.0)
 
 
-def _kl(q_row, p_row):
-    support = q_row > 0
-    if np.any(p_row[support] <= 0):
-        return np.inf
-    return float(max(np.sum(q_row[support] * (np.log(q_row[support]) - np.log(p_row[support]))), 0.0))
-
-
 def _run_oracle(language, resolved, key, model, outputs):
     """One sequence with a user oracle: the kernels' semantics and random streams, in Python.
 
@@ -441,7 +434,7 @@ def _run_oracle(language, resolved, key, model, outputs):
                 continue
             theta_row(rows[i], 1.0, lam, tau, row)
             x[i] = draw_weights(row, row.sum(), u)
-            kl = _kl(exact[i], row)
+            kl = kl_weights(exact[i], 1.0, row)
             stats[0] += kl
             stats[1] += 1.0
             stats[2] = max(stats[2], kl)

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ngramsim._kernels.steps import alias_table
+from ngramsim._kernels.steps import BERNOULLI, COUNTS, EB, ESUM, MARGIN, ORDER, TOPK, alias_table  # kind codes
 from ngramsim._validation import check_int
 
 __all__ = [
@@ -47,8 +47,6 @@ SCHEDULE_GRAMMAR = (
     "order:0,3;1,2;4, stride:s, topk:N, margin:N, eb:gamma, esum:gamma"
 )
 
-# Kind codes shared with the kernels.
-BERNOULLI, COUNTS, ORDER, TOPK, MARGIN, EB, ESUM = range(7)
 ADAPTIVE_RULES = {"topk": TOPK, "margin": MARGIN, "eb": EB, "esum": ESUM}
 
 #: Slack for the endpoint checks of alpha (SPEC §2).

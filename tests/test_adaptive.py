@@ -7,7 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ngramsim import NGramLanguage, cycle_language, dirichlet_language, sample_mdm
-from ngramsim._kernels.adaptive import EB, ESUM, KEY_TOLERANCE, MARGIN, TIE, TOPK, select, truncation_eta
+from ngramsim._kernels.adaptive import KEY_TOLERANCE, TIE, select, truncation_eta
+from ngramsim._kernels.steps import EB, ESUM, MARGIN, TOPK
 from ngramsim._kernels.selection import bits_add, bits_new, bits_pred, bits_succ, choose, tree_fill, tree_new, work_new
 from ngramsim.sampler import _adaptive_debug, truncation_distances
 from ngramsim.schedules import parse_schedule

@@ -60,8 +60,8 @@ import numba
 import numpy as np
 
 from ngramsim._kernels.rng import tie_counter, uniform
+from ngramsim._kernels.steps import MARGIN, TOPK
 
-TOPK, MARGIN, EB, ESUM = 3, 4, 5, 6
 TIE = 1e-12
 #: Bound on ``|truncated key - exact key|`` (``delta``): a tenth of the tie tolerance.
 KEY_TOLERANCE = 1e-13

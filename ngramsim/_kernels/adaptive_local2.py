@@ -31,7 +31,8 @@ every key is the uniform row's and no key changes any more.
 import numba
 import numpy as np
 
-from ngramsim._kernels.adaptive import MARGIN, TOPK, score_key, select
+from ngramsim._kernels.adaptive import score_key, select
+from ngramsim._kernels.steps import MARGIN, TOPK
 from ngramsim._kernels.powers import gap_weights
 from ngramsim._kernels.reverse import draw_uniform, draw_weights, record_kl, theta_row
 from ngramsim._kernels.rng import uniform_pair

@@ -19,7 +19,8 @@ tokens separate the sequence, a step still rescores ``O(L)`` positions.
 import numba
 import numpy as np
 
-from ngramsim._kernels.adaptive import MARGIN, TOPK, score_key
+from ngramsim._kernels.adaptive import score_key
+from ngramsim._kernels.steps import MARGIN, TOPK
 from ngramsim._kernels.mdm_blocks import _window, check_blocks, weights_for
 from ngramsim._kernels.reverse import draw_uniform, draw_weights, record_kl, theta_row
 from ngramsim._kernels.rng import uniform_pair

@@ -14,10 +14,10 @@ import math
 import numba
 import numpy as np
 
-from ngramsim._kernels.adaptive import MARGIN, TOPK, score_key, select_sets
-from ngramsim._kernels.reverse import theta_row
+from ngramsim._kernels.adaptive import score_key, select_sets
+from ngramsim._kernels.reverse import kl_weights, theta_row
+from ngramsim._kernels.steps import BERNOULLI, COUNTS, MARGIN, ORDER, TOPK
 
-BERNOULLI, COUNTS, ORDER = 0, 1, 2
 
 
 @numba.njit(cache=True)
@@ -95,15 +95,7 @@ def _state_rows(state, digits, model, w, rows):
         if not use_oracle and lam == 0.0 and tau == 1.0:
             kls[i] = 0.0  # the model is q itself: its KL is 0, not the round-off of renormalising q
             continue
-        kl = 0.0
-        for v in range(V):
-            r = q_rows[i, v]
-            if r > 0.0:
-                if p_rows[i, v] <= 0.0:
-                    kl = np.inf
-                    break
-                kl += r * (math.log(r) - math.log(p_rows[i, v]))
-        kls[i] = max(kl, 0.0)
+        kls[i] = kl_weights(q_rows[i], 1.0, p_rows[i])
     return ev > 0.0
 
 
@@ -236,7 +228,6 @@ def sampler_law(schedule, model, V, L, law, stats):
     Adaptive rules (kind >= 3) run until every state is full (``num_steps`` bounds the loop).
     """
     kind, hazards, sizes, step_of, gamma, num_steps = schedule
-    Ev = model[0]
     size = (V + 1) ** L
     w = _weights(V, L)
     cur, digits, masked, chosen, q_rows, p_rows, kls, keys = _scratch(V, L)

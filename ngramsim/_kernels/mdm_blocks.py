@@ -37,7 +37,7 @@ from ngramsim._kernels.forward_backward import (
     window_bounds,
     window_log,
 )
-from ngramsim._kernels.reverse import draw_theta, draw_uniform, record_kl, theta_row
+from ngramsim._kernels.reverse import draw_theta, draw_uniform, record_kl
 from ngramsim._kernels.rng import draw_stream
 from ngramsim._kernels.steps import assign_steps, occupied_steps
 

@@ -24,7 +24,7 @@ import numba
 import numpy as np
 
 from ngramsim._kernels.powers import gap_weights
-from ngramsim._kernels.reverse import draw_theta, draw_uniform, draw_weights, record_kl, theta_row
+from ngramsim._kernels.reverse import draw_theta, draw_uniform, draw_weights, record_kl
 from ngramsim._kernels.rng import draw_stream
 from ngramsim._kernels.steps import assign_steps, occupied_steps
 

@@ -64,13 +64,28 @@ def theta_row(w, total, lam, tau, out):
             out[v] = (1.0 - lam) * (out[v] / norm) + lam / V
     if lam == 0.0 and tau == 1.0:
         return 0.0
+    return kl_weights(w, total, out)
+
+
+@numba.njit(cache=True)
+def theta_rows(rows, lam, tau, out):
+    """:func:`theta_row` on every row of ``rows`` (2-D, each with positive sum) into ``out``."""
+    for i in range(rows.shape[0]):
+        theta_row(rows[i], rows[i].sum(), lam, tau, out[i])
+    return out
+
+
+@numba.njit(cache=True, forceinline=True)
+def kl_weights(w, total, p):
+    """``KL(r || p) = sum_{r_v > 0} r_v (log r_v - log p_v)`` for ``r = w / total``: the one home of
+    the learning KL (``inf`` if ``p_v = 0 < r_v``; round-off below 0 is clipped)."""
     kl = 0.0
-    for v in range(V):
+    for v in range(w.shape[0]):
         if w[v] > 0.0:
             r = w[v] / total
-            if out[v] <= 0.0:
+            if p[v] <= 0.0:
                 return np.inf
-            kl += r * (math.log(r) - math.log(out[v]))
+            kl += r * (math.log(r) - math.log(p[v]))
     return max(kl, 0.0)
 
 

@@ -3,7 +3,9 @@
 import numba
 import numpy as np
 
-BERNOULLI, COUNTS, ORDER = 0, 1, 2
+# Schedule kind codes, the one definition (the public ``ngramsim.schedules`` re-exports them):
+# non-adaptive kinds (this module), then the adaptive rules (:mod:`.adaptive`).
+BERNOULLI, COUNTS, ORDER, TOPK, MARGIN, EB, ESUM = range(7)
 
 
 @numba.njit(cache=True)
