@@ -60,7 +60,7 @@ import numba
 import numpy as np
 
 from ngramsim._kernels.rng import tie_counter, uniform
-from ngramsim._kernels.steps import MARGIN, TOPK
+from ngramsim._kernels.steps import MARGIN, TOPK, next_combination
 
 TIE = 1e-12
 #: Bound on ``|truncated key - exact key|`` (``delta``): a tenth of the tie tolerance.
@@ -194,13 +194,7 @@ def select_sets(rule, keys, candidates, size, gamma):
         for j in range(need):
             sets[e, num_sure + j] = tied[comb[j]]
         sets[e, :k].sort()
-        j = need - 1  # next combination in lexicographic order
-        while j >= 0 and comb[j] == num_tied - need + j:
-            j -= 1
-        if j >= 0:
-            comb[j] += 1
-            for l in range(j + 1, need):
-                comb[l] = comb[l - 1] + 1
+        next_combination(comb, need, num_tied)
     return sets, k, count
 
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from ngramsim._kernels.adaptive import score_key, select_sets
 from ngramsim._kernels.reverse import kl_weights, theta_row
-from ngramsim._kernels.steps import BERNOULLI, COUNTS, MARGIN, ORDER, TOPK
+from ngramsim._kernels.steps import BERNOULLI, COUNTS, MARGIN, ORDER, TOPK, next_combination
 
 
 
@@ -142,20 +142,6 @@ def _spread_values(mass, state, chosen, count, p_rows, w, V, nxt):
 
 
 @numba.njit(cache=True)
-def _next_combination(comb, k, n):
-    """Advance ``comb[:k]`` to the next k-subset of ``range(n)`` in lexicographic order; False when done."""
-    j = k - 1
-    while j >= 0 and comb[j] == n - k + j:
-        j -= 1
-    if j < 0:
-        return False
-    comb[j] += 1
-    for l in range(j + 1, k):
-        comb[l] = comb[l - 1] + 1
-    return True
-
-
-@numba.njit(cache=True)
 def _binomial(n, k):
     if k < 0 or k > n:
         return 0.0
@@ -270,7 +256,7 @@ def sampler_law(schedule, model, V, L, law, stats):
                             stats[0] += share * kls[chosen[j]]
                             stats[1] += share
                     _spread_values(share, state, chosen, s, p_rows, w, V, nxt)
-                    if not _next_combination(comb, s, k):
+                    if not next_combination(comb, s, k):
                         break
                 if valid:
                     for j in range(k):

@@ -119,6 +119,24 @@ def occupied_steps(step, num_steps, counts, ids, order):
     return K, start
 
 
+@numba.njit(cache=True)
+def next_combination(comb, k, n):
+    """Advance ``comb[:k]`` to the next k-subset of ``range(n)`` in lexicographic order; False when done.
+
+    Enumerates the reveal sets of a step: a count step's ``s``-subsets (exact engine) and the
+    tied positions an adaptive rule may take (:func:`.adaptive.select_sets`).
+    """
+    j = k - 1
+    while j >= 0 and comb[j] == n - k + j:
+        j -= 1
+    if j < 0:
+        return False
+    comb[j] += 1
+    for l in range(j + 1, k):
+        comb[l] = comb[l - 1] + 1
+    return True
+
+
 def alias_table(weights):
     """Walker/Vose alias tables ``(prob, index)`` for the law ``weights`` (summing to 1).
 
