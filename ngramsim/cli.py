@@ -397,8 +397,28 @@ def main(argv=None) -> int:
         print("ngramsim: error: out of memory; lower --length, --num-samples or the number of steps", file=sys.stderr)
         return 2
     except (ValueError, TypeError, OSError) as exc:
+        if _interrupted(exc):
+            print("ngramsim: interrupted", file=sys.stderr)
+            return 130
         if debug:
             raise
         message = str(exc).replace("\n", " ")
         print(f"ngramsim: error: {message}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        # Ctrl-C inside a library that wraps exceptions (numba while compiling) still means interrupted.
+        if not _interrupted(exc):
+            raise
+        print("ngramsim: interrupted", file=sys.stderr)
+        return 130
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """Whether ``exc`` was caused, directly or through its chain, by a KeyboardInterrupt."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False

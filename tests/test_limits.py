@@ -207,35 +207,88 @@ def test_progress_is_shown_on_a_terminal_and_not_with_quiet_or_in_a_pipe(tmp_pat
     assert done.returncode == 0 and done.stderr == ""  # not a terminal: silent
 
 
+def _interrupt_once_running(argv, started):
+    """Run the CLI with stderr on a pseudo-terminal; once ``started`` shows there (the progress bar:
+    the computation is under way, imports and compilation are over), send SIGINT.  Returns
+    ``(exit status, stdout, what the terminal showed after the signal, seconds from signal to exit)``."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+           "COLUMNS": "120", "LINES": "24"}
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "ngramsim", *map(str, argv)], stdout=subprocess.PIPE,
+                            stderr=follower, env=env, cwd=ROOT)
+    os.close(follower)
+
+    def read(seconds):
+        shown = b""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([leader], [], [], 0.05)
+            if not ready:
+                if proc.poll() is not None:
+                    break
+                continue
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            shown += chunk
+            if started is not None and started.encode() in shown:
+                break
+        return shown.decode(errors="replace")
+
+    try:
+        before = read(TIMEOUT)
+        assert started in before and proc.poll() is None, before
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        started = None
+        after = read(60)
+        out = proc.stdout.read().decode()
+        code = proc.wait(timeout=60)
+        return code, out, after, time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(leader)
+
+
 def test_ctrl_c_exits_130_with_one_line(tmp_path):
     path = tmp_path / "d.json"
     assert _cli("language", "dirichlet", "--vocab-size", 4, "--order", 3, "--seed", 1, "--out", path).returncode == 0
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     # About a minute of sampling (windows kernel, 2^27 tokens) if it were not interrupted.
-    proc = subprocess.Popen([sys.executable, "-m", "ngramsim", "sample", "--language", str(path), "--length", "65536",
-                             "--schedule", "uniform:16384", "--num-samples", "2048", "--seed", "0", "--json"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
-    time.sleep(4)
-    assert proc.poll() is None, proc.communicate()
-    sent = time.monotonic()
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130 and out == ""
-    assert err.strip() == "ngramsim: interrupted"
-    assert time.monotonic() - sent < 10  # between batches of sequences, not at the end of the run
+    code, out, shown, seconds = _interrupt_once_running(
+        ["sample", "--language", path, "--length", 65536, "--schedule", "uniform:16384", "--num-samples", 2048,
+         "--seed", 0, "--json"], started="sample")
+    assert code == 130 and out == ""
+    assert shown.strip().splitlines()[-1].strip() == "ngramsim: interrupted" and "Traceback" not in shown
+    assert seconds < 10  # between batches of sequences, not at the end of the run
 
 
 def test_info_at_a_long_length_stops_on_ctrl_c(tmp_path):
     path = tmp_path / "w.json"
     assert _cli("language", "window", "--vocab-size", 4, "--window", 2, "--out", path).returncode == 0
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     # Exact Phi at L = 10^5 is O(L^2): tens of seconds if it were not interrupted.
-    proc = subprocess.Popen([sys.executable, "-m", "ngramsim", "info", "--language", str(path), "--length", "100000",
-                             "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
-    time.sleep(5)
-    assert proc.poll() is None, proc.communicate()
-    sent = time.monotonic()
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130 and out == "" and err.strip() == "ngramsim: interrupted"
-    assert time.monotonic() - sent < 10  # between chunks of the Phi kernel, not at its end
+    code, out, shown, seconds = _interrupt_once_running(
+        ["info", "--language", path, "--length", 100000, "--json"], started="Phi")
+    assert code == 130 and out == ""
+    assert shown.strip().splitlines()[-1].strip() == "ngramsim: interrupted" and "Traceback" not in shown
+    assert seconds < 10  # between chunks of the Phi kernel, not at its end
+
+
+def test_an_interrupt_wrapped_by_a_library_still_exits_130(monkeypatch, capsys):
+    from ngramsim import cli
+
+    def compile_interrupted(args):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as exc:
+            raise RuntimeError("Failed in nopython mode pipeline") from exc  # as numba wraps it
+
+    monkeypatch.setitem(cli._COMMANDS, "info", compile_interrupted)
+    assert cli.main(["info", "--language", "x.json"]) == 130
+    assert capsys.readouterr().err == "ngramsim: interrupted\n"
+    monkeypatch.setitem(cli._COMMANDS, "info", lambda args: 1 / 0)  # other errors are not disguised
+    with pytest.raises(ZeroDivisionError):
+        cli.main(["info", "--language", "x.json"])
