@@ -30,7 +30,7 @@ from ngramsim._kernels.steps import MARGIN, TOPK, assign_steps
 from ngramsim._validation import as_generator, check_int
 from ngramsim.information import phi_curve
 from ngramsim.marginals import chain_arrays
-from ngramsim.sampler import _check_model_params
+from ngramsim._model import check_model_params
 from ngramsim.schedules import BERNOULLI, COUNTS, parse_schedule
 from ngramsim.sources import NGramLanguage
 
@@ -164,7 +164,7 @@ def estimate_b1(language: NGramLanguage, length, schedule, num_samples, *, rng, 
     length = language.check_length(length)
     resolved = parse_schedule(schedule).resolve(length)
     num_samples = check_int(num_samples, "num_samples", minimum=2)
-    lam, tau = _check_model_params(learning_error, temperature)
+    lam, tau = check_model_params(learning_error, temperature)
     gen = as_generator(rng)
     xs = language.sample(length, num_samples, rng=gen)
     keys = draw_keys(gen, num_samples)

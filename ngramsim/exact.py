@@ -28,7 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ngramsim._kernels import exact as _k
-from ngramsim.sampler import _check_model_params, _oracle_rows
+from ngramsim._enumeration import all_sequences
+from ngramsim._model import check_model_params, oracle_rows
 from ngramsim.schedules import BERNOULLI, parse_schedule
 from ngramsim.sources import NGramLanguage
 
@@ -52,12 +53,6 @@ def check_exact_size(language: NGramLanguage, length: int) -> int:
             "ngramsim.decomposition)"
         )
     return (V + 1) ** length
-
-
-def all_sequences(vocab_size: int, length: int) -> np.ndarray:
-    """Every sequence of ``V^L`` in lexicographic C order, shape ``(V^L, L)``."""
-    grid = np.indices((vocab_size,) * length).reshape(length, -1).T
-    return np.ascontiguousarray(grid, dtype=np.int64)
 
 
 @dataclass(frozen=True)
@@ -103,7 +98,7 @@ def _oracle_table(language, length, oracle, Ev, size):
         x = np.where(digits > 0, digits - 1, -1).astype(np.int64)
         masked = np.flatnonzero(x < 0)
         if len(masked):
-            table[state] = _oracle_rows(oracle, x, masked, V, "exact")
+            table[state] = oracle_rows(oracle, x, masked, V, "exact")
     return table
 
 
@@ -136,7 +131,7 @@ def exact_law(language: NGramLanguage, length, schedule, *, learning_error=0.0, 
     length = language.check_length(length)
     parsed = parse_schedule(schedule)
     resolved = parsed.resolve(length)
-    lam, tau = _check_model_params(learning_error, temperature)
+    lam, tau = check_model_params(learning_error, temperature)
     if oracle is not None and not callable(oracle):
         raise TypeError(f"oracle must be callable as oracle(tokens, revealed), got {type(oracle).__name__}")
     V = language.vocab_size

@@ -20,7 +20,6 @@ Results are :class:`Measure` records (nats unless ``base`` says otherwise).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import entr
@@ -31,6 +30,7 @@ from ngramsim._kernels.information import gap_row_entropies, local_conditional_e
 from ngramsim._progress import progress_bar
 from ngramsim._validation import as_generator, check_int
 from ngramsim.marginals import chain_arrays
+from ngramsim.measure import Measure
 from ngramsim.sources import NGramLanguage
 
 __all__ = [
@@ -72,16 +72,6 @@ def _check_budget(cost, what):
             f"{what} by Monte Carlo would take about {cost:.1e} operations (limit {MONTE_CARLO_BUDGET:.0e}); "
             "lower num_samples or length"
         )
-
-
-@dataclass(frozen=True)
-class Measure:
-    """A value in nats (or ``base``), with its standard error (0 when exact), method and sample count."""
-
-    value: float
-    stderr: float
-    method: str
-    num_samples: int = 0
 
 
 def _exact(value, base):
@@ -126,7 +116,7 @@ def _method(method, allowed):
 
 
 def _joint(language, length):
-    from ngramsim.exact import all_sequences
+    from ngramsim._enumeration import all_sequences
 
     xs = all_sequences(language.vocab_size, length)
     return np.exp(language.log_prob(xs)).reshape((language.vocab_size,) * length)

@@ -10,27 +10,18 @@ each with its standard error, the number of samples, and the NFEs of the run.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
+from ngramsim.measure import Measure
 from ngramsim.provenance import provenance
 from ngramsim.sampler import MDMSamples
 from ngramsim.sources import NGramLanguage
 from ngramsim.structured import ser_autoregressive
 
-__all__ = ["wilson_interval", "Estimate", "summarize_samples", "sample_report"]
+__all__ = ["wilson_interval", "summarize_samples", "sample_report"]
 
 _Z95 = 1.959963984540054
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """A Monte Carlo estimate: value, standard error, number of samples."""
-
-    value: float
-    stderr: float
-    num_samples: int
 
 
 def wilson_interval(successes, trials, *, z=_Z95):
@@ -55,10 +46,10 @@ def wilson_interval(successes, trials, *, z=_Z95):
 def _mean_stderr(values):
     n = len(values)
     if n == 0:
-        return Estimate(float("nan"), float("nan"), 0)
+        return Measure(float("nan"), float("nan"), "monte_carlo", 0)
     mean = float(values.mean())
     stderr = float(values.std(ddof=1) / math.sqrt(n)) if n > 1 else float("nan")
-    return Estimate(mean, stderr, n)
+    return Measure(mean, stderr, "monte_carlo", n)
 
 
 def summarize_samples(language: NGramLanguage, result: MDMSamples) -> dict:
@@ -80,7 +71,7 @@ def summarize_samples(language: NGramLanguage, result: MDMSamples) -> dict:
     invalid = int(M - valid.sum())
     low, high = wilson_interval(invalid, M)
     if invalid:
-        gen = Estimate(float("inf"), float("nan"), M)
+        gen = Measure(float("inf"), float("nan"), "monte_carlo", M)
     else:
         gen = _mean_stderr(nll)
     gen_valid = _mean_stderr(nll[valid])

@@ -37,7 +37,8 @@ from ngramsim._kernels.reverse import draw_uniform, draw_weights, kl_weights, th
 from ngramsim._kernels.rng import draw_keys, draw_stream
 from ngramsim._kernels.steps import assign_steps, occupied_steps
 from ngramsim._progress import progress_bar
-from ngramsim._validation import as_generator, check_int, check_real, check_sample_size
+from ngramsim._model import check_model_params, oracle_rows
+from ngramsim._validation import as_generator, check_int, check_sample_size
 from ngramsim.marginals import chain_arrays, conditional_marginals
 from ngramsim.schedules import MARGIN, TOPK, parse_schedule
 from ngramsim.sources import NGramLanguage
@@ -134,12 +135,6 @@ class MDMSamples:
         return float(self.learning_kl_sum.sum() / count) if count else float("nan")
 
 
-def _check_model_params(learning_error, temperature):
-    lam = check_real(learning_error, "learning_error", low=0.0, high=1.0, high_open=True)
-    tau = check_real(temperature, "temperature", low=0.0, low_open=True)
-    return lam, tau
-
-
 def sample_mdm(
     language: NGramLanguage,
     length,
@@ -204,7 +199,7 @@ def sample_mdm(
     spec = parsed.spec
     num_samples = check_int(num_samples, "num_samples", minimum=1)
     check_sample_size(num_samples, length)
-    lam, tau = _check_model_params(learning_error, temperature)
+    lam, tau = check_model_params(learning_error, temperature)
     if method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
     if oracle is not None and not callable(oracle):
@@ -300,7 +295,7 @@ def _adaptive_debug(language, length, schedule, key, learning_error=0.0, tempera
     maintained keys, steps]``.
     """
     resolved = parse_schedule(schedule).resolve(length)
-    lam, tau = _check_model_params(learning_error, temperature)
+    lam, tau = check_model_params(learning_error, temperature)
     rule_spec = (resolved.kind, resolved.sizes, float(resolved.gamma))
     trunc = _cached_truncation(language, length, resolved.kind, lam, tau)
     x, _, _, debug, _, _ = debug_local2(np.uint64(key), rule_spec, _cached_local_tables(language, length), trunc,
@@ -383,25 +378,6 @@ def _exact_runner(language, resolved, lam, tau, method):
     return lambda keys, outputs: _k.sample_windows(keys, schedule, model, params, prefix, outputs), kernel
 
 
-def _oracle_rows(oracle, x, positions, vocab_size, step):
-    """Call the oracle on the state ``x`` (-1 = masked) and validate its rows at ``positions``."""
-    revealed = x >= 0
-    rows = np.asarray(oracle(np.where(revealed, x, 0), revealed.copy()), dtype=np.float64)
-    if rows.shape != (len(x), vocab_size):
-        raise ValueError(f"oracle must return an array of shape {(len(x), vocab_size)}, got {rows.shape} (step {step})")
-    sub = rows[positions]
-    if not np.all(np.isfinite(sub)) or np.any(sub < 0):
-        raise ValueError(f"oracle returned a row with a negative or non-finite entry at step {step}")
-    sums = sub.sum(axis=1)
-    if np.any(np.abs(sums - 1.0) > 1e-6):
-        j = int(np.argmax(np.abs(sums - 1.0)))
-        raise ValueError(
-            f"oracle row for position {int(positions[j])} sums to {float(sums[j])!r} at step {step}; "
-            "rows must be probability vectors (atol=1e-06)"
-        )
-    return rows / np.where(rows.sum(axis=1, keepdims=True) > 0, rows.sum(axis=1, keepdims=True), 1.0)
-
-
 def _run_oracle(language, resolved, key, model, outputs):
     """One sequence with a user oracle: the kernels' semantics and random streams, in Python.
 
@@ -425,7 +401,7 @@ def _run_oracle(language, resolved, key, model, outputs):
         members = np.sort(np.asarray(members, dtype=np.int64))
         if not failed:
             if rows is None:
-                rows = _oracle_rows(oracle, x, members, V, t)
+                rows = oracle_rows(oracle, x, members, V, t)
             exact, _ = conditional_marginals(language, np.maximum(x, 0), x >= 0)
         for i in members:
             u = value_u[i]
@@ -452,7 +428,7 @@ def _run_oracle(language, resolved, key, model, outputs):
             if failed:
                 theta = np.full((L, V), 1.0 / V)
             else:
-                rows = _oracle_rows(oracle, x, masked, V, t + 1)
+                rows = oracle_rows(oracle, x, masked, V, t + 1)
                 theta = np.empty((L, V))
                 for i in masked:
                     theta_row(rows[i], 1.0, lam, tau, theta[i])

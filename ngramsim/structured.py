@@ -18,7 +18,7 @@ import numpy as np
 
 from ngramsim._kernels.reverse import theta_rows
 from ngramsim.marginals import chain_arrays
-from ngramsim.sampler import _check_model_params
+from ngramsim._model import check_model_params
 from ngramsim.sources import NGramLanguage
 
 __all__ = ["theta", "ser_one_step", "ser_autoregressive"]
@@ -26,7 +26,7 @@ __all__ = ["theta", "ser_one_step", "ser_autoregressive"]
 
 def theta(rows, learning_error=0.0, temperature=1.0):
     r"""``p_theta = (1 - lambda) T_tau[r] + lambda / V`` row-wise (last axis), ``T_tau[r] ∝ r^(1/tau)`` on the support."""
-    lam, tau = _check_model_params(learning_error, temperature)
+    lam, tau = check_model_params(learning_error, temperature)
     rows = np.ascontiguousarray(rows, dtype=np.float64)
     flat = rows.reshape(-1, rows.shape[-1])
     return theta_rows(flat, lam, tau, np.empty_like(flat)).reshape(rows.shape)
