@@ -38,7 +38,7 @@ from ngramsim.provenance import provenance
 from ngramsim.sampler import MDMSamples, sample_mdm
 from ngramsim.schedules import Schedule, parse_schedule
 from ngramsim.sources import NGramLanguage
-from ngramsim.structured import ser_autoregressive, ser_one_step
+from ngramsim.transfer import ser_autoregressive, ser_one_step
 
 __all__ = [
     "__version__",

@@ -36,7 +36,7 @@ from ngramsim.families import (
 from ngramsim.io import language_sha256
 from ngramsim.metrics import wilson_interval
 from ngramsim.sampler import sample_mdm
-from ngramsim.structured import ser_autoregressive
+from ngramsim.transfer import ser_autoregressive
 
 __all__ = ["run_checks", "check_records"]
 

@@ -32,7 +32,7 @@ from ngramsim.metrics import summarize_samples, wilson_interval
 from ngramsim.sampler import sample_mdm
 from ngramsim.information import phi_curve
 from ngramsim.schedules import BERNOULLI, COUNTS, parse_schedule
-from ngramsim.structured import ser_autoregressive
+from ngramsim.transfer import ser_autoregressive
 
 __all__ = ["LANGUAGES", "named_language", "profile_cells", "EXPERIMENTS", "compute_cell", "PROFILES"]
 

@@ -17,7 +17,7 @@ from ngramsim.measure import Measure
 from ngramsim.provenance import provenance
 from ngramsim.sampler import MDMSamples
 from ngramsim.sources import NGramLanguage
-from ngramsim.structured import ser_autoregressive
+from ngramsim.transfer import ser_autoregressive
 
 __all__ = ["wilson_interval", "summarize_samples", "sample_report"]
 

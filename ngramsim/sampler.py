@@ -309,7 +309,7 @@ PREFIX_TABLE_LIMIT = 2**22
 
 @functools.lru_cache(maxsize=4)
 def _cached_window_model(language, length):
-    """``(P, successor, mu, chain trusted, m)`` and ``prefix = (table, limit)`` (see :mod:`._kernels.mdm_blocks`)."""
+    """``(P, successor, mu, chain trusted, m)`` and ``prefix = (table, limit)`` (see :mod:`._kernels.mdm_windows`)."""
     P, succ, mu, m = chain_arrays(language)
     trusted = chain_trusted(P, mu)
     K = P.shape[0]

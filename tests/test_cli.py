@@ -179,7 +179,7 @@ def _window_file(tmp_path, capsys, V=4, m=2):
 
 
 def test_sample_json_and_npy(tmp_path, capsys):
-    from ngramsim.structured import ser_one_step
+    from ngramsim.transfer import ser_one_step
 
     path = _window_file(tmp_path, capsys)
     out = tmp_path / "samples.npy"

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from ngramsim import ExactOracle, Schedule, sample_mdm, window_language
 from ngramsim.metrics import wilson_interval
 from ngramsim.strategies import build_language, languages, schedule_specs
-from ngramsim.structured import ser_autoregressive, ser_one_step
+from ngramsim.transfer import ser_autoregressive, ser_one_step
 from tests import reference
 from tests.stats import gof_pvalue
 
@@ -218,7 +218,7 @@ def test_learning_kl_along_ar_equals_direct_computation():
     language = build_language(3, 2, 0.3, "stationary", seed=4)
     lam, tau = 0.2, 0.6
     result = sample_mdm(language, 12, "ar", 200, rng=1, learning_error=lam, temperature=tau)
-    from ngramsim.structured import theta
+    from ngramsim.transfer import theta
 
     def kl(r, p):
         s = r > 0

@@ -1,13 +1,13 @@
 r"""Adaptive rules with the windows model (any order; SPEC §2, item 4), rescoring only the windows that change.
 
 A masked position's conditional depends only on the revealed tokens of its
-window (:mod:`.mdm_blocks`).  The window around a newly revealed token ``j``,
-found *without* ``j`` (:func:`.mdm_blocks._window`), contains every masked
+window (:mod:`.mdm_windows`).  The window around a newly revealed token ``j``,
+found *without* ``j`` (:func:`.mdm_windows._window`), contains every masked
 position whose window (with its delimiting runs of ``n - 1`` revealed tokens)
 holds ``j``; a position outside all such windows keeps its window and its
 revealed tokens, hence its conditional and key.  So after each step only the
 masked positions of the union of these windows are rescored, exactly, by one
-forward-backward pass per window (:func:`.mdm_blocks.weights_for`).  Keys sit in
+forward-backward pass per window (:func:`.mdm_windows.weights_for`).  Keys sit in
 :mod:`.selection`'s tournament tree.  With ``model[5] = False``
 (``method="naive"``) every window is the whole sequence: full rescoring at every
 step, the reference the incremental path is tested against.
@@ -21,7 +21,7 @@ import numpy as np
 
 from ngramsim._kernels.adaptive import score_key
 from ngramsim._kernels.steps import MARGIN, TOPK
-from ngramsim._kernels.mdm_blocks import _window, check_blocks, weights_for
+from ngramsim._kernels.mdm_windows import _window, check_windows, weights_for
 from ngramsim._kernels.reverse import draw_uniform, draw_weights, record_kl, theta_row
 from ngramsim._kernels.rng import uniform_pair
 from ngramsim._kernels.selection import choose, tree_fill, tree_new, work_new
@@ -119,7 +119,7 @@ def adaptive_windows(key, rule_spec, model, params, prefix, x, per_step, stats):
         edges = (min(edges[0], sel[0]), max(edges[1], sel[k - 1]))
         if failed:
             continue
-        failed = not check_blocks(x, sel[:k], model, edges, prefix, scratch[0])
+        failed = not check_windows(x, sel[:k], model, edges, prefix, scratch[0])
         if not failed and revealed < length:
             n = _affected(x, sel[:k], model, edges, positions)
             failed = not _rescore(x, positions[:n], model, edges, prefix, state, kparams)

@@ -1,7 +1,7 @@
 """Parallel drivers of the MDM samplers.
 
 Model ``local2`` (order 2, powers of ``P``; :mod:`.mdm_local2`, adaptive rules in
-:mod:`.adaptive_local2`) or windows (any order, forward-backward; :mod:`.mdm_blocks`,
+:mod:`.adaptive_local2`) or windows (any order, forward-backward; :mod:`.mdm_windows`,
 adaptive rules in :mod:`.adaptive_windows`).  Sequence ``s`` uses only the
 stream ``keys[s]``, so results do not depend on threads or chunking.
 """
@@ -11,7 +11,7 @@ import numpy as np
 
 from ngramsim._kernels.adaptive_local2 import adaptive_local2
 from ngramsim._kernels.adaptive_windows import adaptive_windows
-from ngramsim._kernels.mdm_blocks import fixed_blocks
+from ngramsim._kernels.mdm_windows import fixed_windows
 from ngramsim._kernels.mdm_local2 import LOCKSTEP, fixed_local2
 
 # Samples are dealt to this many chunks, each with its own scratch.
@@ -56,7 +56,7 @@ def sample_local2(keys, schedule, tables, params, outputs):
 
 @numba.njit(cache=True, parallel=True)
 def sample_windows(keys, schedule, model, params, prefix, outputs):
-    """Non-adaptive schedules, windows model (:mod:`.mdm_blocks`; ``model[5] = False``: naive)."""
+    """Non-adaptive schedules, windows model (:mod:`.mdm_windows`; ``model[5] = False``: naive)."""
     # One statement per array: numba 0.68 loses writes inside prange to arrays unpacked from a
     # tuple argument (``a, b = outputs``); tests check every diagnostic.
     out = outputs[0]
@@ -75,7 +75,7 @@ def sample_windows(keys, schedule, model, params, prefix, outputs):
         for s in range(c, num_samples, chunks):
             stats[s, :] = 0.0
             per_step[s, :] = 0
-            fallback[s] = fixed_blocks(keys[s], schedule, model, params, prefix, out[s], per_step[s], stats[s],
+            fallback[s] = fixed_windows(keys[s], schedule, model, params, prefix, out[s], per_step[s], stats[s],
                                        scratch)
             nfe[s] = num_steps
 

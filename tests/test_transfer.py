@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from ngramsim import window_language
 from ngramsim.strategies import languages_with_length
-from ngramsim.structured import ser_autoregressive, ser_one_step, theta
+from ngramsim.transfer import ser_autoregressive, ser_one_step, theta
 from tests import reference
 
 MODEL = st.sampled_from([(0.0, 1.0), (0.2, 1.0), (0.1, 0.5), (0.0, 2.0)])

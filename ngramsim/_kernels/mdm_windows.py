@@ -169,7 +169,7 @@ def weights_for(x, positions, model, edges, prefix, A, B, w_rows, totals):
 
 
 @numba.njit(cache=True)
-def check_blocks(x, new, model, edges, prefix, A):
+def check_windows(x, new, model, edges, prefix, A):
     """Whether ``q(x_R) > 0`` still holds after revealing ``new`` (ascending; ``edges`` include them).
 
     The evidence of each window holding a new token, up to its last revealed token; in log
@@ -198,7 +198,7 @@ def check_blocks(x, new, model, edges, prefix, A):
 
 
 @numba.njit(cache=True)
-def fixed_blocks(key, schedule, model, params, prefix, x, per_step, stats, scratch):
+def fixed_windows(key, schedule, model, params, prefix, x, per_step, stats, scratch):
     """One sequence under a non-adaptive schedule; returns whether the fallback was used.
 
     ``schedule = (kind, alias_prob, alias_index, sizes, step_of, num_steps)``, ``params =
@@ -238,5 +238,5 @@ def fixed_blocks(key, schedule, model, params, prefix, x, per_step, stats, scrat
         # With lambda = 0 a token is drawn inside the support of q(. | x_R), so a window that
         # receives a single new token keeps positive evidence: only shared windows need a check.
         if not failed and (shared or lam > 0.0 or not local):
-            failed = not check_blocks(x, members, model, (first_rev, last_rev), prefix, A)
+            failed = not check_windows(x, members, model, (first_rev, last_rev), prefix, A)
     return failed
