@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from ngramsim._kernels.adaptive import score_key, select
+from ngramsim._kernels.steps import MARGIN, TOPK
 from ngramsim._validation import check_real
 
-__all__ = ["check_model_params", "oracle_rows"]
+__all__ = ["check_model_params", "oracle_rows", "adaptive_choice"]
 
 
 def check_model_params(learning_error, temperature):
@@ -33,3 +35,17 @@ def oracle_rows(oracle, x, positions, vocab_size, step):
             "rows must be probability vectors (atol=1e-06)"
         )
     return rows / np.where(rows.sum(axis=1, keepdims=True) > 0, rows.sum(axis=1, keepdims=True), 1.0)
+
+
+def adaptive_choice(resolved, model_row, masked, key, step):
+    """The positions an adaptive rule reveals at ``step`` (1-based), in increasing order.
+
+    Each masked position is scored on its ``p_theta`` row ``model_row(i)``; the rule's
+    selection breaks ties with the stream ``key`` at ``tie_counter(L, step, j)`` -- the
+    Python twin of the kernels' incremental selection (the oracle path and the B1 estimator).
+    """
+    keys = np.array([score_key(resolved.kind, model_row(i)) for i in masked])
+    size = int(resolved.sizes[step - 1]) if resolved.kind in (TOPK, MARGIN) else 0
+    out = np.empty(resolved.length, dtype=np.int64)
+    count = select(resolved.kind, keys, masked, size, resolved.gamma, (key, resolved.length, step), out)
+    return out[:count]

@@ -22,15 +22,14 @@ import numpy as np
 from scipy import sparse
 from scipy.stats import binom
 
-from ngramsim._kernels.adaptive import score_key, select
 from ngramsim._kernels.forward_backward import chain_trusted, conditional_marginals_scaled
 from ngramsim._kernels.reverse import theta_row
 from ngramsim._kernels.rng import draw_keys, draw_stream
-from ngramsim._kernels.steps import MARGIN, TOPK, assign_steps
+from ngramsim._kernels.steps import assign_steps
 from ngramsim._validation import as_generator, check_int
 from ngramsim.information import phi_curve
 from ngramsim.marginals import chain_arrays
-from ngramsim._model import check_model_params
+from ngramsim._model import adaptive_choice, check_model_params
 from ngramsim.schedules import BERNOULLI, COUNTS, parse_schedule
 from ngramsim.sources import NGramLanguage
 
@@ -190,14 +189,12 @@ def estimate_b1(language: NGramLanguage, length, schedule, num_samples, *, rng, 
         while not revealed.all():
             if resolved.is_adaptive:
                 masked = np.flatnonzero(~revealed).astype(np.int64)
-                scores = np.empty(len(masked))
-                for j, i in enumerate(masked):
+
+                def model_row(i):
                     theta_row(rows[i], 1.0, lam, tau, theta)
-                    scores[j] = score_key(resolved.kind, theta)
-                size = int(resolved.sizes[t]) if resolved.kind in (TOPK, MARGIN) else 0
-                out = np.empty(length, dtype=np.int64)
-                k = select(resolved.kind, scores, masked, size, resolved.gamma, (keys[s], length, t + 1), out)
-                chosen = out[:k]
+                    return theta
+
+                chosen = adaptive_choice(resolved, model_row, masked, keys[s], t + 1)
             else:
                 chosen = np.flatnonzero(step_of == t + 1)
             surprisal = 0.0

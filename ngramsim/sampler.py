@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from ngramsim._kernels.adaptive import score_key, select, truncation_eta
+from ngramsim._kernels.adaptive import truncation_eta
 from ngramsim._kernels.adaptive_local2 import debug_local2, truncation
 from ngramsim._kernels import mdm as _k
 from ngramsim._kernels.chain import propagate_context_laws
@@ -37,10 +37,10 @@ from ngramsim._kernels.reverse import draw_uniform, draw_weights, kl_weights, th
 from ngramsim._kernels.rng import draw_keys, draw_stream
 from ngramsim._kernels.steps import assign_steps, occupied_steps
 from ngramsim._progress import progress_bar
-from ngramsim._model import check_model_params, oracle_rows
+from ngramsim._model import adaptive_choice, check_model_params, oracle_rows
 from ngramsim._validation import as_generator, check_int, check_sample_size
 from ngramsim.marginals import chain_arrays, conditional_marginals
-from ngramsim.schedules import MARGIN, TOPK, parse_schedule
+from ngramsim.schedules import parse_schedule
 from ngramsim.sources import NGramLanguage
 
 __all__ = ["MDMSamples", "sample_mdm", "LOCAL_TABLE_LIMIT", "DENSE_STEP_LIMIT", "WINDOW_SCRATCH_LIMIT"]
@@ -432,12 +432,9 @@ def _run_oracle(language, resolved, key, model, outputs):
                 theta = np.empty((L, V))
                 for i in masked:
                     theta_row(rows[i], 1.0, lam, tau, theta[i])
-            keys = np.array([score_key(resolved.kind, theta[i]) for i in masked])
-            size = int(resolved.sizes[t]) if resolved.kind in (TOPK, MARGIN) else 0
-            sel = np.empty(L, dtype=np.int64)
-            chosen = select(resolved.kind, keys, masked, size, resolved.gamma, (key, L, t + 1), sel)
+            chosen = adaptive_choice(resolved, theta.__getitem__, masked, key, t + 1)
             t += 1
-            draw_step(sel[:chosen], t, rows)
+            draw_step(chosen, t, rows)
         num_steps = t
     else:
         step = np.empty(L, dtype=np.int64)
