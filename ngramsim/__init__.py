@@ -1,7 +1,8 @@
 """ngramsim: a theory-verification simulator for masked diffusion language models on n-gram languages.
 
-The mathematics (notation, definitions, file formats) is fixed in SPEC.md;
-the public names are re-exported here.
+The mathematics (notation, definitions, the sampler's semantics, file formats)
+is documented in the repository's docs/ (notation.md, sampler.md, formats.md,
+theory.md); the public names are re-exported here.
 """
 
 from ngramsim._version import __version__

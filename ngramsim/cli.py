@@ -55,10 +55,10 @@ def _command(sub, name, help_text, example):
 
 
 def _add_language_commands(sub):
-    lang = sub.add_parser("language", help="write a language file (SPEC §1 JSON)", formatter_class=_Formatter)
+    lang = sub.add_parser("language", help="write a language file (JSON; docs/formats.md)", formatter_class=_Formatter)
     kinds = lang.add_subparsers(dest="family", required=True, metavar="FAMILY")
 
-    p = _command(kinds, "window", "cyclic window language W(V, m) (THEORY C1), mu uniform",
+    p = _command(kinds, "window", "cyclic window language W(V, m) (claim C1), mu uniform",
                  "ngramsim language window --vocab-size 8 --window 2 --out w.json")
     p.add_argument("--vocab-size", type=int, required=True, metavar="V", help="vocabulary size V >= 2")
     p.add_argument("--window", type=int, required=True, metavar="m", help="window m, 1 <= m < V")
@@ -108,7 +108,7 @@ def _build_parser() -> _Parser:
     _add_language_commands(sub)
     p = _command(sub, "info", "summarise a language file (add --length for TC, DTC and Phi)",
                  "ngramsim info --language w.json --length 64 --json")
-    p.add_argument("--language", required=True, metavar="FILE", help="language file (SPEC §1)")
+    p.add_argument("--language", required=True, metavar="FILE", help="language file (JSON; docs/formats.md)")
     p.add_argument("--length", type=int, metavar="L", help="add tc, dtc, sum_mi and phi at this length")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of Monte Carlo estimates (when not exact)")
     p.add_argument("--num-samples", type=int, default=200, metavar="M", help="Monte Carlo samples (when not exact)")
@@ -117,7 +117,7 @@ def _build_parser() -> _Parser:
 
     p = _command(sub, "exact", "the sampler's exact law, KL, SER and B1 decomposition (tiny cases)",
                  "ngramsim exact --language w.json --length 6 --schedule uniform:2 --json")
-    p.add_argument("--language", required=True, metavar="FILE", help="language file (SPEC §1)")
+    p.add_argument("--language", required=True, metavar="FILE", help="language file (JSON; docs/formats.md)")
     p.add_argument("--length", type=int, required=True, metavar="L", help="sequence length ((V+1)^L <= 2^23)")
     p.add_argument("--schedule", required=True, metavar="SPEC", help=SCHEDULE_GRAMMAR)
     p.add_argument("--learning-error", type=float, default=0.0, metavar="LAMBDA", help="learning error 0 <= lambda < 1")
@@ -127,7 +127,7 @@ def _build_parser() -> _Parser:
 
     p = _command(sub, "sample", "sample the idealised MDM and report SER, perplexities, NFEs",
                  "ngramsim sample --language w.json --length 256 --schedule uniform:16 --num-samples 1000 --seed 0")
-    p.add_argument("--language", required=True, metavar="FILE", help="language file (SPEC §1)")
+    p.add_argument("--language", required=True, metavar="FILE", help="language file (JSON; docs/formats.md)")
     p.add_argument("--length", type=int, required=True, metavar="L", help="sequence length")
     p.add_argument("--schedule", required=True, metavar="SPEC", help=SCHEDULE_GRAMMAR)
     p.add_argument("--num-samples", type=int, required=True, metavar="M", help="number of sequences")
@@ -156,7 +156,7 @@ def _build_parser() -> _Parser:
     p.add_argument("--retries", type=int, default=2, metavar="R",
                    help="run a failed cell (error, dead worker) up to R more times (default 2)")
 
-    p = _command(sub, "check", "hold every bound of THEORY.md against the simulator (exit 1 if one fails)",
+    p = _command(sub, "check", "hold every bound of the theory (docs/theory.md) against the simulator (exit 1 if one fails)",
                  "ngramsim check --quick --json")
     p.add_argument("--quick", action="store_true", help="a smaller grid (seconds)")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the random languages and Monte Carlo")
