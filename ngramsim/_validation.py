@@ -65,6 +65,15 @@ def check_table_size(vocab_size: int, order: int) -> int:
     return num_contexts
 
 
+def check_language(language):
+    """``language`` if it is an :class:`~ngramsim.NGramLanguage`, else a ``TypeError`` naming the type."""
+    from ngramsim.sources import NGramLanguage  # sources imports this module
+
+    if not isinstance(language, NGramLanguage):
+        raise TypeError(f"language must be an NGramLanguage, got {type(language).__name__}")
+    return language
+
+
 def check_sample_size(num_samples: int, length: int) -> None:
     """Refuse a sampling call that would hold more than :data:`MAX_SAMPLE_TOKENS` tokens."""
     tokens = num_samples * length

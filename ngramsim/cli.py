@@ -17,11 +17,10 @@ import sys
 from ngramsim._json import dumps_strict, to_jsonable
 from ngramsim._version import __version__
 from ngramsim.families import cycle_language, dirichlet_language, uniform_language, window_language
-from ngramsim.exact import exact_law, exact_report
-from ngramsim.info import language_info
-from ngramsim.information import information_summary
+from ngramsim.exact import exact_law
 from ngramsim.io import check_output_path, read_language, write_language, write_npy_atomic
 from ngramsim.metrics import sample_report
+from ngramsim.reports import exact_report, information_summary, language_info
 from ngramsim.sampler import sample_mdm
 from ngramsim.schedules import SCHEDULE_GRAMMAR
 

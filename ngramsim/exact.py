@@ -33,7 +33,7 @@ from ngramsim._model import check_model_params, oracle_rows
 from ngramsim.schedules import BERNOULLI, parse_schedule
 from ngramsim.sources import NGramLanguage
 
-__all__ = ["EXACT_STATE_LIMIT", "ExactResult", "exact_law", "exact_report", "all_sequences", "check_exact_size"]
+__all__ = ["EXACT_STATE_LIMIT", "ExactResult", "exact_law", "all_sequences", "check_exact_size"]
 
 #: Largest number of partial states ``(V+1)^L`` the exact engine accepts (a few arrays of this many floats).
 EXACT_STATE_LIMIT = 2**23
@@ -235,36 +235,3 @@ def _summarise(language, q, p, stats, tc, lk, spec, length, lam, tau) -> ExactRe
         learning_error=lam,
         temperature=tau,
     )
-
-
-
-
-def exact_report(language: NGramLanguage, result: ExactResult, *, distribution: bool = False) -> dict:
-    """What ``ngramsim exact --json`` prints: SPEC §3 keys, the B1 ``steps`` and provenance.
-
-    ``kl`` is ``KL(q || p)`` of the sampler's (mixture) law, ``kl_expected`` the sum of the
-    ``steps`` (``E KL(q || p_sigma)``); B3: ``kl <= kl_expected``.  With ``distribution``,
-    ``p`` over ``V^L`` in lexicographic C order.
-    """
-    from ngramsim.provenance import provenance
-
-    report = {
-        "ser": result.ser,
-        "kl": result.kl,
-        "kl_expected": result.kl_expected,
-        "model_log_ppl": result.model_log_ppl,
-        "gen_log_ppl": result.gen_log_ppl,
-        "gen_log_ppl_valid": result.gen_log_ppl_valid,
-        "learning_kl_mean": result.learning_kl_mean,
-        "learning_kl_max": result.learning_kl_max,
-        "entropy_per_token": language.entropy(result.length) / result.length,
-        "num_steps": len(result.steps_tc),
-        "steps": result.steps,
-        "length": result.length,
-        "learning_error": result.learning_error,
-        "temperature": result.temperature,
-        **provenance(language, schedule=result.schedule),
-    }
-    if distribution:
-        report["distribution"] = result.distribution
-    return report

@@ -41,7 +41,6 @@ __all__ = [
     "dual_total_correlation",
     "sum_mutual_information",
     "phi_curve",
-    "information_summary",
     "ENUMERATION_LIMIT",
     "LOCAL_WINDOW_LIMIT",
     "MONTE_CARLO_BUDGET",
@@ -309,33 +308,3 @@ def _phi_enumerated(language, length):
     _k.subset_tables((Ev, np.zeros((1, length, V)), False, 0.0, 1.0), V, length, H, LK)
     sizes = np.array([bin(mask).count("1") for mask in range(2**length)])
     return np.array([H[sizes == k].mean() for k in range(length + 1)])
-
-
-def information_summary(language, length, *, num_samples=200, rng=0, progress=False) -> dict:
-    """``tc``, ``dtc``, ``sum_mi``, ``phi`` (list from ``k = 0``) with ``*_stderr``, ``*_method`` and
-    ``*_num_samples`` keys (0 samples when exact); ``num_samples`` is the Monte Carlo sample count
-    when any value is a Monte Carlo estimate (SPEC §3), else 0.  ``progress``: a bar for ``Phi``
-    on stderr when it is a terminal."""
-    tc = total_correlation(language, length)
-    dtc = dual_total_correlation(language, length, num_samples=num_samples, rng=rng)
-    phi, phi_err, phi_method = phi_curve(language, length, num_samples=num_samples, rng=rng, progress=progress)
-    mc = int(num_samples)
-    phi_samples = mc if phi_method == "monte_carlo" else 0
-    return {
-        "tc": tc.value,
-        "tc_stderr": tc.stderr,
-        "tc_method": tc.method,
-        "dtc": dtc.value,
-        "dtc_stderr": dtc.stderr,
-        "dtc_method": dtc.method,
-        "dtc_num_samples": dtc.num_samples,
-        "sum_mi": tc.value + dtc.value,
-        "sum_mi_stderr": dtc.stderr,
-        "sum_mi_method": dtc.method,  # TC is always exact
-        "sum_mi_num_samples": dtc.num_samples,
-        "phi": phi.tolist(),
-        "phi_stderr": phi_err.tolist(),
-        "phi_method": phi_method,
-        "phi_num_samples": phi_samples,
-        "num_samples": max(dtc.num_samples, phi_samples),
-    }
