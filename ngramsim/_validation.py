@@ -7,6 +7,7 @@ and what was seen.  Kernels in :mod:`ngramsim._kernels` do no checking.
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -72,6 +73,15 @@ def check_language(language):
     if not isinstance(language, NGramLanguage):
         raise TypeError(f"language must be an NGramLanguage, got {type(language).__name__}")
     return language
+
+
+def log_base(base) -> float:
+    """``log(base)``, the divisor that turns nats into units of ``base`` (1 for ``None``: nats)."""
+    if base is None:
+        return 1.0
+    if isinstance(base, bool) or not isinstance(base, int | float) or not base > 0 or base == 1:
+        raise ValueError(f"base must be a positive number other than 1, got {base!r}")
+    return math.log(base)
 
 
 def check_sample_size(num_samples: int, length: int) -> None:

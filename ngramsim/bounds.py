@@ -21,10 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ngramsim._kernels.adaptive import TIE
-from ngramsim._validation import check_real
+from ngramsim._validation import check_language, check_real
 from ngramsim.information import dual_total_correlation, total_correlation
 from ngramsim.schedules import COUNTS, ORDER, parse_schedule
-from ngramsim.sources import NGramLanguage
 from ngramsim.window_ser import c2_bound_details, window_parameters
 
 __all__ = [
@@ -114,8 +113,7 @@ def check_bound(name, bound, observed, *, direction, interval=None, tolerance=1e
 
 
 def _count_sizes(language, length, schedule, statement):
-    if not isinstance(language, NGramLanguage):
-        raise TypeError(f"language must be an NGramLanguage, got {type(language).__name__}")
+    check_language(language)
     length = language.check_length(length)
     parsed = parse_schedule(schedule)
     resolved = parsed.resolve(length)
@@ -163,8 +161,7 @@ def a2_ter_bound(language, num_steps, *, learning_kl=0.0) -> dict:
     (through ``learning_kl``); the schedule is the paper's construction, which ngramsim stands
     in for by uniformly random positions with ``N`` steps.
     """
-    if not isinstance(language, NGramLanguage):
-        raise TypeError(f"language must be an NGramLanguage, got {type(language).__name__}")
+    check_language(language)
     N = int(num_steps)
     if N < 1:
         raise ValueError(f"num_steps must be >= 1, got {num_steps!r}")
@@ -284,8 +281,7 @@ def b7_one_step_lower_bound(language, length) -> float:
     (the best ``T``-step partition's error does not increase with ``T`` under the ideal model,
     and can for ``tau < 1``) is checked in ``tests/test_bounds.py``.
     """
-    if not isinstance(language, NGramLanguage):
-        raise TypeError(f"language must be an NGramLanguage, got {type(language).__name__}")
+    check_language(language)
     return total_correlation(language, language.check_length(length)).value
 
 

@@ -26,12 +26,15 @@ from scipy.special import entr
 
 from ngramsim._kernels.chain import propagate_context_laws
 from ngramsim._kernels.forward_backward import chain_trusted, log_evidence
-from ngramsim._kernels.information import gap_row_entropies, local_conditional_entropies, phi_from_gaps
+from ngramsim._kernels.information import (
+    gap_row_entropies,
+    local_conditional_entropies,
+    phi_from_gaps,
+)
 from ngramsim._progress import progress_bar
-from ngramsim._validation import as_generator, check_int
+from ngramsim._validation import as_generator, check_int, check_language, log_base
 from ngramsim.marginals import chain_arrays
 from ngramsim.measure import Measure
-from ngramsim.sources import NGramLanguage
 
 __all__ = [
     "Measure",
@@ -74,20 +77,11 @@ def _check_budget(cost, what):
 
 
 def _exact(value, base):
-    return Measure(value / _log_base(base), 0.0, "exact")
-
-
-def _log_base(base):
-    if base is None:
-        return 1.0
-    if isinstance(base, bool) or not isinstance(base, int | float) or not base > 0 or base == 1:
-        raise ValueError(f"base must be a positive number other than 1, got {base!r}")
-    return math.log(base)
+    return Measure(value / log_base(base), 0.0, "exact")
 
 
 def _check(language, length):
-    if not isinstance(language, NGramLanguage):
-        raise TypeError(f"language must be an NGramLanguage, got {type(language).__name__}")
+    check_language(language)
     return language.check_length(length)
 
 
@@ -163,7 +157,7 @@ def subset_entropy(language, length, subset, *, base=None, method="auto", num_sa
     revealed = np.zeros(length, dtype=bool)
     revealed[items] = True
     values = np.array([-_mc_log_evidence(language, length, x, revealed) for x in xs])
-    scale = _log_base(base)
+    scale = log_base(base)
     return Measure(float(values.mean() / scale), float(values.std(ddof=1) / math.sqrt(num_samples) / scale), "monte_carlo", num_samples)
 
 
@@ -211,7 +205,7 @@ def dual_total_correlation(language, length, *, base=None, method="auto", num_sa
     xs = language.sample(length, num_samples, rng=as_generator(rng))
     totals = np.array([_mc_local_surprisal(language, length, x) for x in xs])
     value = language.entropy(length) - totals.mean()
-    scale = _log_base(base)
+    scale = log_base(base)
     return Measure(float(value / scale), float(totals.std(ddof=1) / math.sqrt(num_samples) / scale), "monte_carlo", num_samples)
 
 
@@ -271,7 +265,7 @@ def phi_curve(language, length, *, base=None, method="auto", num_samples=200, rn
     length = _check(language, length)
     small = language.vocab_size**length <= ENUMERATION_LIMIT and length <= 16
     chosen = _method(method, language.order <= 2 or small)
-    scale = _log_base(base)
+    scale = log_base(base)
     if chosen == "exact":
         if language.order <= 2:
             values = _phi_order2(language, length, progress)

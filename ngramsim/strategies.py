@@ -56,7 +56,7 @@ except ImportError as exc:  # hypothesis is a test dependency, not a dependency 
         "pip install hypothesis (or pip install 'ngramsim[test]')"
     ) from exc
 
-from ngramsim._validation import check_int, check_real
+from ngramsim._validation import check_int, check_language, check_real
 from ngramsim.families import window_language
 from ngramsim.sources import NGramLanguage
 
@@ -282,8 +282,7 @@ def tiny_lengths(language, max_states=729) -> list:
     list of int
         Increasing, never empty.
     """
-    if not isinstance(language, NGramLanguage):
-        raise TypeError(f"language must be an NGramLanguage, got {type(language).__name__}")
+    check_language(language)
     max_states = check_int(max_states, "max_states", minimum=1)
     V, L = language.vocab_size, language.min_length
     lengths = [L]
@@ -434,8 +433,7 @@ def partial_states(draw, language, length, min_revealed=0, max_revealed=None):
             rows, log_evidence = ngramsim.conditional_marginals(language, tokens, revealed)
             assert log_evidence > -np.inf
     """
-    if not isinstance(language, NGramLanguage):
-        raise TypeError(f"language must be an NGramLanguage, got {type(language).__name__}")
+    check_language(language)
     length = language.check_length(length)
     lo = check_int(min_revealed, "min_revealed", minimum=0)
     hi = length if max_revealed is None else check_int(max_revealed, "max_revealed", minimum=lo)

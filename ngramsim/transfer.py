@@ -17,8 +17,9 @@ from __future__ import annotations
 import numpy as np
 
 from ngramsim._kernels.reverse import theta_rows
-from ngramsim.marginals import chain_arrays
 from ngramsim._model import check_model_params
+from ngramsim._validation import check_language
+from ngramsim.marginals import chain_arrays
 from ngramsim.sources import NGramLanguage
 
 __all__ = ["theta", "ser_one_step", "ser_autoregressive"]
@@ -53,8 +54,7 @@ def _initial_digits_law(mu, m, vocab_size, learning_error, temperature):
 
 
 def _check(language, length):
-    if not isinstance(language, NGramLanguage):
-        raise TypeError(f"language must be an NGramLanguage, got {type(language).__name__}")
+    check_language(language)
     return language.check_length(length)
 
 

@@ -45,9 +45,8 @@ import math
 import numpy as np
 from scipy.special import gammaln
 
-from ngramsim._validation import check_int
+from ngramsim._validation import check_int, check_language
 from ngramsim.schedules import BERNOULLI, COUNTS, parse_schedule
-from ngramsim.sources import NGramLanguage
 
 __all__ = ["window_parameters", "pair_failure_constant", "c2_bound_details", "stride_order_kl", "stride_is_error_free"]
 
@@ -57,8 +56,7 @@ _MARGIN = 1e-12
 
 def window_parameters(language) -> tuple[int, int]:
     """``(V, m)`` if ``language`` is the cyclic window language ``W(V, m)`` with uniform ``mu``; else ``ValueError``."""
-    if not isinstance(language, NGramLanguage):
-        raise TypeError(f"language must be an NGramLanguage, got {type(language).__name__}")
+    check_language(language)
     if language.order != 2:
         raise ValueError(f"C2 holds for window languages W(V, m) (order 2); got order {language.order}")
     P = np.asarray(language.transitions)
