@@ -11,7 +11,8 @@ C order (oldest token most significant), and ``mu`` is the law of the first
 
 Contexts form a first-order Markov chain on ``V^{n-1}`` states: appending
 ``v`` to context ``c`` gives ``successor[c, v] = (c V + v) mod V^{n-1}``.
-Stationary laws, entropy rates and marginals are computed on that chain.
+Stationary laws, entropy rates and marginals are computed on that chain (its
+recurrent classes, stationary laws and absorption by :mod:`ngramsim._chain`).
 """
 
 from __future__ import annotations
@@ -20,12 +21,10 @@ import functools
 import types
 
 import numpy as np
-import scipy.linalg
 import scipy.sparse
-import scipy.sparse.csgraph
-import scipy.sparse.linalg
 from scipy.special import entr
 
+from ngramsim._chain import limiting_law, recurrent_classes, stationary_laws
 from ngramsim._kernels.ancestral import ancestral_sample, guarded_cdf
 from ngramsim._kernels.chain import propagate_context_laws
 from ngramsim._validation import (
@@ -40,10 +39,6 @@ from ngramsim._validation import (
 
 __all__ = ["NGramLanguage"]
 
-# Stationary and absorption systems up to this size are solved densely
-# (LAPACK); larger ones with a sparse LU.
-_DENSE_SOLVE_LIMIT = 1024
-
 
 def _infer_order(num_contexts: int, vocab_size: int) -> int:
     order, k = 1, 1
@@ -56,52 +51,6 @@ def _infer_order(num_contexts: int, vocab_size: int) -> int:
             f"(1, {vocab_size}, {vocab_size**2}, ...)"
         )
     return order
-
-
-# Larger systems are solved by iteration first: a sparse LU of a de Bruijn-like context graph
-# fills in badly (minutes and gigabytes at 32768 contexts), while these chains mix fast.
-_ITERATION_LIMIT = 200_000
-
-
-def _solve(matrix, rhs):
-    """Solve ``matrix @ x = rhs`` for a sparse square ``matrix`` (dense LAPACK when small, sparse LU otherwise)."""
-    if matrix.shape[0] <= _DENSE_SOLVE_LIMIT:
-        return scipy.linalg.solve(matrix.toarray(), rhs)
-    return scipy.sparse.linalg.spsolve(matrix.tocsc(), rhs)
-
-
-def _stationary(sub):
-    """Stationary law of an irreducible stochastic sparse matrix ``sub`` (rows sum to 1)."""
-    k = sub.shape[0]
-    if k > _DENSE_SOLVE_LIMIT:
-        # Lazy power iteration pi <- (pi + pi T) / 2: converges for periodic classes too.
-        moved = sub.T.tocsr()
-        pi = np.full(k, 1.0 / k)
-        for it in range(_ITERATION_LIMIT):
-            pi = 0.5 * (pi + moved @ pi)
-            if it % 16 == 15 and np.abs(moved @ pi - pi).max() <= 1e-16:
-                return pi / pi.sum()
-    system = (sub.T - scipy.sparse.identity(k, format="csr")).tolil()
-    system[k - 1, :] = np.ones(k)  # replace one balance equation by normalisation
-    rhs = np.zeros(k)
-    rhs[-1] = 1.0
-    pi = np.clip(_solve(system.tocsr(), rhs), 0.0, None)
-    return pi / pi.sum()
-
-
-def _expected_visits(Q, start):
-    """``y = start (I - Q)^{-1}``: expected visits to transient states (Neumann series when large)."""
-    k = Q.shape[0]
-    if k > _DENSE_SOLVE_LIMIT:
-        moved = Q.T.tocsr()
-        total = start.copy()
-        term = start.copy()
-        for _ in range(_ITERATION_LIMIT):
-            term = moved @ term
-            total += term
-            if term.sum() <= 1e-17:
-                return total
-    return _solve(scipy.sparse.identity(k, format="csr") - Q.T, start)
 
 
 class NGramLanguage:
@@ -316,29 +265,10 @@ class NGramLanguage:
 
     @functools.cached_property
     def _chain(self):
-        """Strongly connected structure: (closed classes as index arrays, stationary laws (r, K))."""
+        """``(recurrent classes as index arrays, their stationary laws (r, K))``; see :mod:`ngramsim._chain`."""
         T = self.context_transition_matrix()
-        K = self.num_contexts
-        _, labels = scipy.sparse.csgraph.connected_components(T, directed=True, connection="strong")
-        coo = T.tocoo()
-        leaving = labels[coo.row] != labels[coo.col]
-        open_labels = set(labels[coo.row[leaving]].tolist())
-        classes = []
-        seen = set()
-        for state in range(K):  # classes ordered by their smallest state
-            lab = labels[state]
-            if lab in seen:
-                continue
-            seen.add(lab)
-            if lab not in open_labels:
-                classes.append(np.flatnonzero(labels == lab))
-        laws = np.zeros((len(classes), K))
-        for j, states in enumerate(classes):
-            k = len(states)
-            if k == 1:
-                laws[j, states[0]] = 1.0
-                continue
-            laws[j, states] = _stationary(T[states][:, states])
+        classes = recurrent_classes(T)
+        laws = stationary_laws(T, classes)
         laws.setflags(write=False)
         return classes, laws
 
@@ -402,19 +332,7 @@ class NGramLanguage:
         started from ``mu`` is absorbed in recurrent class ``j``.
         """
         classes, laws = self._chain
-        K = self.num_contexts
-        closed = np.zeros(K, dtype=bool)
-        for states in classes:
-            closed[states] = True
-        mass = np.where(closed, self._mu, 0.0)
-        transient = np.flatnonzero(~closed)
-        if len(transient) and self._mu[transient].sum() > 0:
-            T = self.context_transition_matrix()
-            visits = _expected_visits(T[transient][:, transient], self._mu[transient])
-            mass = mass + T[transient].T @ visits * closed
-        weights = np.array([mass[states].sum() for states in classes])
-        law = weights @ laws
-        law = law / law.sum()
+        law = limiting_law(self.context_transition_matrix(), classes, laws, self._mu)
         law.setflags(write=False)
         return law
 
