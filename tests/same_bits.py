@@ -4,10 +4,9 @@ This is deliberately a snapshot (the rest of the suite asserts theorems): a
 restructuring of the code must give the same samples and the same numbers for
 the same seeds.  ``python -m tests.same_bits --write`` records
 ``tests/data/same_bits.npz`` from the current code; ``tests/test_same_bits.py``
-recomputes every entry and compares it: integer arrays exactly, floats within a
-few units in the last place (machines with other vector units may round
-reductions differently; on the machine that recorded the fixture they are equal
-bit for bit, which ``--check`` reports).
+recomputes every entry and compares it: integer arrays exactly, floats to rounding
+level (see that test for the stated exceptions); ``python -m tests.same_bits``
+reports which arrays are not bit for bit identical.
 """
 
 from __future__ import annotations
