@@ -35,6 +35,7 @@ from ngramsim._validation import (
     check_sample_size,
     check_table_size,
     check_tokens,
+    log_base,
 )
 
 __all__ = ["NGramLanguage"]
@@ -375,7 +376,7 @@ class NGramLanguage:
         length = self.check_length(length)
         laws = self.context_laws(length)[:-1]
         value = float(entr(self._mu).sum() + (laws @ self.row_entropies).sum())
-        return value / _log_base(base)
+        return value / log_base(base)
 
     def entropy_rate(self, *, base=None) -> float:
         r"""``lim_L H(q_L) / L`` under the given ``mu``: ``sum_c bar pi(c) h(c)``.
@@ -383,12 +384,4 @@ class NGramLanguage:
         ``bar pi`` is :attr:`limiting_context_law`, the Cesàro limit of the
         context laws, so the limit exists for periodic and reducible chains too.
         """
-        return float(self.limiting_context_law @ self.row_entropies) / _log_base(base)
-
-
-def _log_base(base) -> float:
-    if base is None:
-        return 1.0
-    if isinstance(base, bool) or not isinstance(base, int | float) or not base > 0 or base == 1:
-        raise ValueError(f"base must be a positive number other than 1, got {base!r}")
-    return float(np.log(base))
+        return float(self.limiting_context_law @ self.row_entropies) / log_base(base)
