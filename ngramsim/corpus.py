@@ -55,7 +55,47 @@ def tokenize(data, tokenizer="char") -> list[str]:
 
 
 def decode_tokens(tokens, vocabulary, tokenizer="char") -> str:
-    """The text of a token sequence: concatenated (``char``), space-joined (``whitespace``), or UTF-8 bytes."""
+    """The text of a token sequence: concatenated (``char``), space-joined (``whitespace``), or UTF-8 bytes.
+
+    The inverse of the tokenisation of :func:`fit_language`, up to whitespace
+    (``whitespace`` joins with single spaces).
+
+    Parameters
+    ----------
+    tokens : sequence of int
+        Token ids, e.g. a row of :attr:`MDMSamples.samples`.  Ids are not checked: an id
+        beyond the vocabulary raises ``IndexError`` and a negative id counts from the end,
+        as Python list indexing does.
+    vocabulary : sequence of str
+        Token strings indexed by id, as stored in ``language.meta["vocabulary"]`` by
+        :func:`fit_language`.
+    tokenizer : {"char", "bytes", "whitespace"}
+        The tokeniser the language was fitted with.  ``bytes`` reassembles the bytes
+        (each token the one-character string ``chr(b)``) and decodes them as UTF-8,
+        replacing invalid sequences with U+FFFD; any value other than ``bytes`` and
+        ``whitespace`` concatenates, as ``char`` does.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    IndexError
+        If an id is ``>= len(vocabulary)``.
+
+    Examples
+    --------
+    >>> from ngramsim import decode_tokens, fit_language
+    >>> lang = fit_language("the cat sat on the mat", 2, tokenizer="whitespace")
+    >>> vocabulary = lang.meta["vocabulary"]
+    >>> vocabulary
+    ['cat', 'mat', 'on', 'sat', 'the']
+    >>> decode_tokens([4, 0, 3], vocabulary, "whitespace")
+    'the cat sat'
+    >>> decode_tokens([0, 2, 1], ["h", chr(0xA9), chr(0xC3)], "bytes")  # the UTF-8 bytes 68 C3 A9
+    'hé'
+    """
     words = [vocabulary[int(t)] for t in tokens]
     if tokenizer == "whitespace":
         return " ".join(words)
@@ -111,6 +151,19 @@ def fit_language(corpus, order, *, tokenizer="char", smoothing="add-k:0.5", top_
                  name=None) -> NGramLanguage:
     r"""Fit an order-``n`` language to ``corpus`` (see the module docstring for the estimators).
 
+    The vocabulary ``V`` is the sorted set of distinct tokens; ``P`` is estimated
+    from the counts ``N(c, v)`` of each ``n``-gram (context ``c``, next token ``v``)
+    and ``N(c) = sum_v N(c, v)``:
+
+    * ``add-k:K``: ``P(v | c) = (N(c, v) + K) / (N(c) + K V)``;
+    * ``interp``: Witten-Bell, ``P_n(v | c) = (N(c, v) + T(c) P_{n-1}(v | c')) / (N(c) + T(c))``,
+      ``T(c)`` the number of distinct successors of ``c``, ``c'`` the context without its
+      oldest token, down to the unigram law ``nu``;
+    * ``none``: ``N(c, v) / N(c)`` (unseen transitions forbidden; an unseen context gets the
+      next lower order's row).
+
+    ``mu`` is the empirical law of the ``(n - 1)``-token windows of the corpus.
+
     Parameters
     ----------
     corpus : str, bytes or path-like
@@ -118,18 +171,41 @@ def fit_language(corpus, order, *, tokenizer="char", smoothing="add-k:0.5", top_
     order : int
         ``n >= 1``; the dense table ``V^(n-1) x V`` must fit (lower ``order`` or ``top_k`` otherwise).
     tokenizer : {"char", "bytes", "whitespace"}
+        Unicode characters, the bytes of the UTF-8 encoding, or words split on runs of
+        whitespace.
     smoothing : {"add-k:K", "interp", "none"}
+        The estimator above (default ``"add-k:0.5"``); ``K > 0``.
     top_k : int, optional
         Keep each row's ``K`` largest entries (renormalised) ...
     teleport : float
         ... and mix in ``eps`` times the unigram law: ``P' = (1 - eps) P_K + eps 1 nu^T``, ``0 <= eps < 1``.
     name : str, optional
+        Default ``"corpus(n=...,V=...,<tokenizer>,<smoothing>)"``.
 
     Returns
     -------
     NGramLanguage
         ``meta`` holds ``family="corpus"``, ``vocabulary``, ``tokenizer``, ``smoothing``,
         ``num_tokens`` and the sparsification.
+
+    Raises
+    ------
+    TypeError
+        If ``corpus`` is not text, bytes or a :class:`pathlib.Path`, or ``order`` /
+        ``top_k`` is not an integer, or ``teleport`` not a real number.
+    ValueError
+        If ``tokenizer`` or ``smoothing`` is not recognised, ``n < 1``, ``top_k < 1``,
+        ``teleport`` lies outside ``[0, 1)``, the corpus has fewer than ``max(n, 2)``
+        tokens or a single distinct token, bytes are not UTF-8 (tokenizers ``char`` and
+        ``whitespace``), or the table ``V^(n-1) x V`` exceeds the size limit.
+    OSError
+        If a :class:`pathlib.Path` cannot be read.
+
+    Notes
+    -----
+    Corpus-fitted languages are the realistic sources beside the synthetic
+    families: with ``smoothing="none"`` they keep forbidden transitions, so the
+    SER questions of Feng et al. (2025, arXiv:2502.09622) apply to them.
 
     Examples
     --------

@@ -102,6 +102,21 @@ def expected_kl_from_phi(phi, resolved) -> np.ndarray:
 def expected_kl(language: NGramLanguage, length, schedule, **phi_kwargs) -> dict:
     r"""``E_S KL(q || p_S)`` for a count or Bernoulli schedule with the ideal model (B2), with standard errors.
 
+    For sizes ``s_t`` (``r_t = s_1 + ... + s_{t-1}``) at uniformly random positions,
+    with ``lambda = 0``, ``tau = 1`` and ``Phi(k) = E_{|A|=k} H(X_A)``:
+
+    .. math::
+
+        E_S\, KL(q \| p_S) = \sum_t \bigl[ s_t (\Phi(r_t + 1) - \Phi(r_t))
+                                     - (\Phi(r_t + s_t) - \Phi(r_t)) \bigr],
+
+    each step's term being the gap between ``s_t`` times the slope of ``Phi`` at
+    ``r_t`` and the actual rise of ``Phi`` over the step (a left-Riemann error of
+    the concave information curve; THEORY B2, consistent with Chen, Cong and Li
+    2025, arXiv:2511.04647).  One token per step gives 0 and a single step gives
+    ``TC(X)``.  For Bernoulli schedules the expression is averaged over the
+    binomial chain of ``(r_t, s_t)``.
+
     The per-step terms are linear in the information curve, ``term_t = sum_k M[t, k] Phi(k)``
     (:func:`b2_matrix`), so an estimated curve propagates to them linearly.  Exact whenever
     :func:`~ngramsim.information.phi_curve` is (order <= 2 at any ``L``, or tiny cases);
@@ -120,12 +135,62 @@ def expected_kl(language: NGramLanguage, length, schedule, **phi_kwargs) -> dict
     holds whatever the correlations, and is what is reported (conservative).  Exact paths
     report 0.
 
+    Parameters
+    ----------
+    language : NGramLanguage
+    length : int
+        ``L >= max(1, n - 1)``.
+    schedule : str or Schedule
+        A count schedule (``counts``, ``uniform``, ``grow``, ``shrink``) or a Bernoulli
+        one (``linear``, ``cosine``, ``poly``, a callable ``alpha``).
+    **phi_kwargs
+        Passed to :func:`~ngramsim.information.phi_curve`: ``method``, ``num_samples``,
+        ``rng`` (required for Monte Carlo), ``base``, ``progress``.
+
     Returns
     -------
     dict
         ``kl_expected`` and ``kl_expected_stderr``; ``steps`` (one term per step) and
         ``steps_stderr``; ``method`` (``"exact"`` or ``"monte_carlo"``); ``phi`` and
         ``phi_stderr``.
+
+    Raises
+    ------
+    TypeError
+        If ``language`` is not an :class:`NGramLanguage`, or an argument has the wrong
+        type.
+    ValueError
+        If ``length < max(1, n - 1)``; the schedule is malformed, does not fit
+        ``length``, or is an explicit order or adaptive (B2 needs random positions);
+        or ``phi_curve`` refuses (``method="exact"`` where no exact method applies, a
+        Monte Carlo job beyond ``MONTE_CARLO_BUDGET``).
+
+    See Also
+    --------
+    exact_law : the same ``kl_expected`` on tiny cases, with learning error too.
+    estimate_b1 : Monte Carlo B1 terms, for any schedule.
+
+    Notes
+    -----
+    With ``s_max = max_t s_t``, the B2 terms give ``E KL <= ((s_max - 1)/L) (TC +
+    DTC)`` (THEORY B4'), a sharpening of Li and Cai (2025, arXiv:2505.21400,
+    Theorem 1), whose factor is ``2^ceil(log2 s_max) - 1``; ``TC + DTC =
+    sum_i I(X_i; X_{-i})`` is :func:`~ngramsim.information.sum_mutual_information`.
+
+    Examples
+    --------
+    >>> from ngramsim import expected_kl, exact_law, sum_mutual_information, total_correlation, window_language
+    >>> lang = window_language(4, 2)
+    >>> b2 = expected_kl(lang, 6, "uniform:2")
+    >>> b2["method"], round(b2["kl_expected"], 6), b2["steps"].round(6).tolist()
+    ('exact', 1.237216, [0.946876, 0.29034])
+    >>> round(exact_law(lang, 6, "uniform:2").kl_expected, 6)  # the exact engine agrees
+    1.237216
+    >>> bool(b2["kl_expected"] <= (3 - 1) / 6 * sum_mutual_information(lang, 6).value)  # B4'
+    True
+    >>> one = expected_kl(lang, 6, "uniform:1")["kl_expected"]  # a single step: TC
+    >>> round(one, 9) == round(total_correlation(lang, 6).value, 9), expected_kl(lang, 6, "uniform:6")["kl_expected"]
+    (True, 0.0)
     """
     if not isinstance(language, NGramLanguage):
         raise TypeError(f"language must be an NGramLanguage, got {type(language).__name__}")
@@ -157,6 +222,67 @@ def estimate_b1(language: NGramLanguage, length, schedule, num_samples, *, rng, 
     "kl_expected_stderr", "num_samples"}`` where ``tc[t]`` estimates
     ``E TC(X_{S_t} | X_{R_t})`` and ``learning_kl[t]`` the learning term of step ``t + 1``.
     Cost: one forward-backward pass per step and sample.
+
+    The chain rule (THEORY B1) splits the KL of a fixed ordered partition ``S`` into
+
+    .. math::
+
+        KL(q \| p_S) = \sum_t E_q\, TC(X_{S_t} \mid X_{R_t})
+                     + \sum_t \sum_{i \in S_t} E_q\, KL(q(\cdot \mid x_{R_t}) \| p_\theta(\cdot \mid x_{R_t})),
+
+    a dependence term (what drawing ``S_t`` independently loses) and a learning
+    term.  Each sample draws ``x ~ q`` and one realisation of the schedule (for
+    adaptive rules, the rule run on ``x``) and evaluates, per step,
+    ``TC(X_S | x_R) = sum_{i in S} -log q(x_i | x_R) + log q(x_{R u S}) - log q(x_R)``
+    (a single-sample estimate of the conditional TC) and the exact learning KL
+    of the revealed positions.  By B7 (ParallelBench 2025), each step's ``tc``
+    is also a lower bound on that step's contribution to the KL.
+
+    Parameters
+    ----------
+    language : NGramLanguage
+    length : int
+        ``L >= max(1, n - 1)``.
+    schedule : str or Schedule
+        Any SPEC §2 schedule, adaptive ones included.
+    num_samples : int
+        ``>= 2`` pairs (sequence, schedule realisation).
+    rng : int, numpy.random.SeedSequence or numpy.random.Generator
+        Required; the same seed gives the same estimates.
+    learning_error : float
+        ``lambda in [0, 1)``.
+    temperature : float
+        ``tau > 0``.
+
+    Returns
+    -------
+    dict
+        ``tc``, ``tc_stderr``, ``learning_kl``, ``learning_kl_stderr``: arrays of one
+        entry per step (``N``; for ``eb``/``esum``, ``L``, with trailing zeros after a
+        run ends); ``kl_expected`` and ``kl_expected_stderr``: the estimate of
+        ``E KL(q || p_sigma)`` (the sum of both terms over steps) and its standard
+        error; ``num_samples``.
+
+    Raises
+    ------
+    TypeError
+        If ``language`` is not an :class:`NGramLanguage`, ``rng`` is missing or of the
+        wrong type, or an argument has the wrong type.
+    ValueError
+        If ``length < max(1, n - 1)``; the schedule is malformed or does not fit
+        ``length``; ``num_samples < 2``; ``lambda`` lies outside ``[0, 1)`` or
+        ``tau <= 0``.
+
+    Examples
+    --------
+    >>> from ngramsim import estimate_b1, exact_law, window_language
+    >>> lang = window_language(4, 2)
+    >>> mc = estimate_b1(lang, 6, "uniform:2", 200, rng=0, learning_error=0.1)
+    >>> mc["tc"].shape, mc["num_samples"]
+    ((2,), 200)
+    >>> exact = exact_law(lang, 6, "uniform:2", learning_error=0.1).kl_expected
+    >>> bool(abs(mc["kl_expected"] - exact) < 4 * mc["kl_expected_stderr"])
+    True
     """
     if not isinstance(language, NGramLanguage):
         raise TypeError(f"language must be an NGramLanguage, got {type(language).__name__}")

@@ -63,6 +63,67 @@ class ExactResult:
     on the same grid; ``steps_tc[t]`` and ``steps_learning_kl[t]`` are the B1 terms of step
     ``t + 1``; for ``eb``/``esum`` the list stops at the longest run on ``x ~ q`` (later entries of
     shorter runs count as 0).
+
+    Returned by :func:`exact_law`.  A frozen dataclass: each parameter is stored
+    as the attribute of the same name.  All information quantities are in nats.
+
+    Parameters
+    ----------
+    distribution : float64 (V^L,)
+        ``p(x)``, the sampler's output law (for random schedules the mixture over the
+        schedule's randomness).
+    q : float64 (V^L,)
+        ``q(x)``, the source law.
+    ser : float
+        ``SER(p) = sum_{x : q(x) = 0} p(x)``.
+    kl : float
+        ``KL(q || p)`` of the mixture law; ``inf`` if ``p`` misses part of the support of ``q``.
+    kl_expected : float
+        ``E KL(q || p_sigma)`` over the schedule's randomness: the sum of ``steps_tc``
+        and ``steps_learning_kl`` (THEORY B1).  Equals ``kl`` for explicit orders and
+        bounds it from above for other non-adaptive schedules (B3).
+    model_log_ppl : float
+        ``E_{x~q}[-log p(x)] / L = H(q)/L + KL(q || p)/L``, the reading of the TER
+        theorem of Feng et al. (2025, arXiv:2502.09622).
+    gen_log_ppl : float
+        ``E_{x~p}[-log q(x)] / L``; ``inf`` once ``ser > 0``.
+    gen_log_ppl_valid : float
+        ``E_{x~p}[-log q(x) | q(x) > 0] / L``; ``nan`` if ``p`` puts no mass on valid
+        sequences.
+    learning_kl_mean : float
+        ``KL(q(.|x_R) || p_theta(.|x_R))`` per revealed token, averaged under the
+        sampler's law over states with ``q(x_R) > 0``.
+    learning_kl_max : float
+        Its maximum over reachable states: the smallest ``eps_learning`` for which the
+        learning assumption holds on this run.
+    steps_tc : float64 (N,)
+        ``E_q TC(X_{S_t} | X_{R_t})`` per step, averaged over the schedule.
+    steps_learning_kl : float64 (N,)
+        ``sum_{i in S_t} E_q KL(q(.|x_{R_t}) || p_theta(.|x_{R_t}))`` per step.
+    schedule : str
+        Canonical schedule string.
+    length : int
+        ``L``.
+    learning_error, temperature : float
+        ``lambda`` and ``tau``.
+
+    Attributes
+    ----------
+    steps : list of dict
+        SPEC §3's per-step records ``{"tc", "learning_kl"}``.
+
+    Examples
+    --------
+    >>> from ngramsim import exact_law, total_correlation, window_language
+    >>> lang = window_language(3, 2)
+    >>> one = exact_law(lang, 4, "uniform:1")  # one step: all tokens iid uniform
+    >>> round(one.ser, 12), round(1 - (2 / 3) ** 3, 12)
+    (0.703703703704, 0.703703703704)
+    >>> round(one.kl_expected, 9) == round(total_correlation(lang, 4).value, 9), one.gen_log_ppl
+    (True, inf)
+    >>> ar = exact_law(lang, 4, "ar")  # one token per step, ideal model: p = q
+    >>> round(ar.kl, 12), round(ar.ser, 12), ar.distribution.shape, len(ar.steps)
+    (0.0, 0.0, (81,), 4)
     """
 
     distribution: np.ndarray
@@ -84,7 +145,10 @@ class ExactResult:
 
     @property
     def steps(self) -> list:
-        """SPEC §3's ``steps``: one ``{"tc", "learning_kl"}`` per step in execution order."""
+        """SPEC §3's ``steps``: one ``{"tc", "learning_kl"}`` per step in execution order.
+
+        The values of ``steps_tc`` and ``steps_learning_kl`` as Python floats.
+        """
         return [{"tc": float(a), "learning_kl": float(b)} for a, b in zip(self.steps_tc, self.steps_learning_kl)]
 
 
@@ -117,6 +181,42 @@ def exact_law(language: NGramLanguage, length, schedule, *, learning_error=0.0, 
     oracle : callable, optional
         ``oracle(tokens, revealed) -> (L, V)`` replacing ``q(.|x_R)`` in ``p_theta``; the
         learning KL is still measured against the exact ``q(.|x_R)``.
+
+    Returns
+    -------
+    ExactResult
+        ``p`` and ``q`` over ``V^L``, ``SER``, ``KL(q || p)``, ``E KL(q || p_sigma)``,
+        both perplexities, the learning KL and the per-step B1 terms.
+
+    Raises
+    ------
+    TypeError
+        If ``language`` is not an :class:`NGramLanguage`, ``oracle`` is not callable,
+        or an argument has the wrong type.
+    ValueError
+        If ``length < max(1, n - 1)``; the schedule is malformed or does not fit
+        ``length``; ``lambda`` lies outside ``[0, 1)`` or ``tau <= 0``; ``(V+1)^L``
+        exceeds ``EXACT_STATE_LIMIT = 2^23``; a Bernoulli schedule would take more than
+        ``2^28`` state transitions; a valid sequence has ``q(x)`` or ``p(x)`` below
+        ``2^-960`` (float64 can no longer decide the support); or the oracle returns
+        rows that are not probability vectors.
+
+    Notes
+    -----
+    The law is computed by dynamic programming over partial states (revealed set
+    and values, ``(V+1)^L`` of them), never by enumerating schedules.  It checks,
+    exactly and on tiny cases, what the Monte Carlo tools estimate at scale:
+
+    * B1 (chain rule): ``KL(q || p_S) = sum_t E_q TC(X_{S_t} | X_{R_t}) +
+      sum_t sum_{i in S_t} E_q KL(q(.|x_{R_t}) || p_theta(.|x_{R_t}))``, reported as
+      ``steps_tc`` and ``steps_learning_kl``;
+    * B3 (convexity): ``KL(q || p) <= E_S KL(q || p_S)``, i.e. ``kl <= kl_expected``;
+    * B2 (with ``lambda = 0``, ``tau = 1``): ``kl_expected`` equals
+      :func:`~ngramsim.decomposition.expected_kl` (Chen, Cong and Li 2025,
+      arXiv:2511.04647);
+    * the TER reading ``KL(q || p)/L`` and SER of Feng et al. (2025,
+      arXiv:2502.09622), and with one token per step, ``lambda = 0`` and
+      ``tau = 1``, ``p = q`` exactly.
 
     Examples
     --------

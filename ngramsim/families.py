@@ -34,6 +34,42 @@ def window_language(vocab_size, window) -> NGramLanguage:
         ``V >= 2``.
     window : int
         ``m`` with ``1 <= m < V``.
+
+    Returns
+    -------
+    NGramLanguage
+        Order 2, named ``"window(V=...,m=...)"``; ``meta`` records ``family="window"``,
+        ``vocab_size`` and ``window``.
+
+    Raises
+    ------
+    TypeError
+        If ``vocab_size`` or ``window`` is not an integer.
+    ValueError
+        If ``V < 2``, ``m < 1``, ``m >= V``, or the ``V x V`` table exceeds the size limit.
+
+    Notes
+    -----
+    This is ngramsim's own hard instance for the sequence error rate.  Feng et
+    al. (2025, arXiv:2502.09622) show that under SER the number of MDM steps
+    must, in the worst case, grow linearly in ``L``; ``W(V, m)`` is the n-gram
+    family on which ngramsim checks that claim (THEORY C1-C3): positions
+    revealed in the same step are drawn independently, so neighbours revealed
+    together (and not forced by tokens already revealed) leave the window with
+    positive probability, while the per-token KL at a fixed number of steps
+    stays bounded in ``L``.
+    The stride order ``stride:s`` with ``s >= ceil((V-1)/(m-1))`` reaches
+    ``SER = 0`` in ``s`` steps (THEORY C2'), so the hardness is specific to
+    samplers that reveal random positions.
+
+    Examples
+    --------
+    >>> from ngramsim import window_language, ser_one_step
+    >>> lang = window_language(4, 2)
+    >>> lang.order, lang.transitions[0].tolist()
+    (2, [0.5, 0.5, 0.0, 0.0])
+    >>> round(ser_one_step(lang, 5), 12)  # 1 - (2/4)^4
+    0.9375
     """
     V = check_int(vocab_size, "vocab_size", minimum=2)
     m = check_int(window, "window", minimum=1)
@@ -52,7 +88,46 @@ def window_language(vocab_size, window) -> NGramLanguage:
 
 
 def uniform_language(vocab_size, order) -> NGramLanguage:
-    """Tokens iid uniform on ``V``, written as an order-``n`` language; ``mu`` uniform on ``V^(n-1)``."""
+    r"""Tokens iid uniform on ``V``, written as an order-``n`` language.
+
+    ``P(v | c) = 1/V`` for every context ``c`` and ``mu`` uniform on the
+    ``V^(n-1)`` contexts, so ``q_L`` is uniform on ``V^L`` at every order.
+
+    Parameters
+    ----------
+    vocab_size : int
+        ``V >= 2``.
+    order : int
+        ``n >= 1``; only the layout of ``P`` depends on it, not the law.
+
+    Returns
+    -------
+    NGramLanguage
+        Named ``"uniform(V=...,n=...)"``; ``meta`` records ``family="uniform"``,
+        ``vocab_size`` and ``order``.
+
+    Raises
+    ------
+    TypeError
+        If ``vocab_size`` or ``order`` is not an integer.
+    ValueError
+        If ``V < 2``, ``n < 1``, or the ``V^(n-1) x V`` table exceeds the size limit.
+
+    Notes
+    -----
+    The null case of every bound: the tokens are independent, so ``TC = DTC = 0``,
+    ``Phi(k) = k log V``, and every schedule (one step included) samples ``q``
+    exactly with the ideal reverse model (THEORY B2 gives ``E_S KL(q || p_S) = 0``).
+
+    Examples
+    --------
+    >>> from ngramsim import uniform_language, total_correlation
+    >>> lang = uniform_language(3, 2)
+    >>> lang.transitions.shape, round(lang.entropy_rate(), 6)  # log 3
+    ((3, 3), 1.098612)
+    >>> round(total_correlation(lang, 6).value, 12)
+    0.0
+    """
     V = check_int(vocab_size, "vocab_size", minimum=2)
     n = check_int(order, "order", minimum=1)
     K = check_table_size(V, n)
@@ -66,7 +141,50 @@ def uniform_language(vocab_size, order) -> NGramLanguage:
 
 
 def cycle_language(vocab_size) -> NGramLanguage:
-    """Deterministic cycle ``x_{i+1} = x_i + 1 mod V``: order 2, ``mu`` uniform (stationary)."""
+    r"""The deterministic cycle ``x_{i+1} = x_i + 1 mod V``.
+
+    Order 2, ``P(b | a) = 1`` for ``b = a + 1 mod V`` and 0 otherwise; ``mu``
+    uniform on ``V`` (it is stationary).  Like ``W(V, 1)`` (whose one allowed
+    successor is ``a`` itself) every token has a single allowed successor, so the
+    window-language formulas with ``m = 1`` hold for it.
+
+    Parameters
+    ----------
+    vocab_size : int
+        ``V >= 2``.
+
+    Returns
+    -------
+    NGramLanguage
+        Order 2, named ``"cycle(V=...)"``; ``meta`` records ``family="cycle"`` and
+        ``vocab_size``.
+
+    Raises
+    ------
+    TypeError
+        If ``vocab_size`` is not an integer.
+    ValueError
+        If ``V < 2`` or the ``V x V`` table exceeds the size limit.
+
+    Notes
+    -----
+    The first token fixes the whole sequence: ``H(q_L) = log V``,
+    ``TC = (L - 1) log V`` and ``DTC = log V``.  With nothing revealed, two
+    positions drawn in the same step are consistent with probability ``1/V``:
+    one step gives ``SER = 1 - V^-(L-1)`` (THEORY C1 with ``m = 1``), while ``ar``
+    has ``SER = 0`` (Feng et al. 2025, arXiv:2502.09622: with one token per step
+    only the learning error is left).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ngramsim import cycle_language, ser_one_step
+    >>> lang = cycle_language(4)
+    >>> bool(lang.is_valid(np.array([1, 2, 3, 0]))), bool(lang.is_valid(np.array([1, 3, 0, 1])))
+    (True, False)
+    >>> round(ser_one_step(lang, 4), 6)  # 1 - 4^-3
+    0.984375
+    """
     V = check_int(vocab_size, "vocab_size", minimum=2)
     check_table_size(V, 2)  # before allocating the V x V table
     P = np.zeros((V, V))
@@ -85,6 +203,40 @@ def noisy_copy_language(vocab_size, noise) -> NGramLanguage:
     TC-heavy (THEORY B5): for small ``eps`` one revealed token tells almost everything, so
     ``TC ~ L log V`` while ``DTC`` stays small; revealing small blocks first pays off.
 
+    Parameters
+    ----------
+    vocab_size : int
+        ``V >= 2``.
+    noise : float
+        ``eps in [0, 1]``: the probability that a token differs from its predecessor
+        (then uniform on the ``V - 1`` other tokens).  ``mu`` uniform is stationary
+        for every ``eps``.
+
+    Returns
+    -------
+    NGramLanguage
+        Order 2, named ``"copy(V=...,eps=...)"``; ``meta`` records ``family="copy"``,
+        ``vocab_size`` and ``noise``.
+
+    Raises
+    ------
+    TypeError
+        If ``vocab_size`` is not an integer or ``noise`` not a real number.
+    ValueError
+        If ``V < 2``, ``noise`` lies outside ``[0, 1]`` or is not finite, or the
+        table exceeds the size limit.
+
+    Notes
+    -----
+    The TC-heavy test source of the schedule-shape results restated in THEORY
+    B5 (Chen, Cong and Li 2025, arXiv:2511.04647; Zhao and Cai 2026,
+    arXiv:2602.20126): with sizes that grow geometrically (``grow:N``, small
+    blocks first) ``E KL = O(DTC log L / N)``, which is small here, whereas sizes
+    that shrink (``shrink:N``) pay ``O(TC log L / N)``.  The extreme ``eps = 0``
+    is ``L`` copies of one token: ``TC = (L - 1) log V``, ``DTC = log V``.
+
+    Examples
+    --------
     >>> from ngramsim import noisy_copy_language, total_correlation, dual_total_correlation
     >>> lang = noisy_copy_language(2, 0.02)
     >>> total_correlation(lang, 64).value > 5 * dual_total_correlation(lang, 64).value
@@ -111,6 +263,38 @@ def noisy_parity_language(order, noise) -> NGramLanguage:
     while consecutive bits are nearly independent (small ``TC``); revealing big blocks first
     pays off.
 
+    Parameters
+    ----------
+    order : int
+        ``n >= 2``: each bit depends on the ``n - 1`` bits before it.
+    noise : float
+        ``eps in [0, 1]``: the probability that a bit breaks its parity.  ``mu``
+        uniform on the ``2^(n-1)`` contexts is stationary for every ``eps``.
+
+    Returns
+    -------
+    NGramLanguage
+        ``V = 2``, order ``n``, named ``"parity(n=...,eps=...)"``; ``meta`` records
+        ``family="parity"``, ``order`` and ``noise``.
+
+    Raises
+    ------
+    TypeError
+        If ``order`` is not an integer or ``noise`` not a real number.
+    ValueError
+        If ``n < 2``, ``noise`` lies outside ``[0, 1]`` or is not finite, or the
+        ``2^(n-1) x 2`` table exceeds the size limit.
+
+    Notes
+    -----
+    The DTC-heavy counterpart of :func:`noisy_copy_language` for the
+    schedule-shape results of THEORY B5 (Chen, Cong and Li 2025,
+    arXiv:2511.04647; Zhao and Cai 2026, arXiv:2602.20126): sizes that shrink
+    (``shrink:N``, big blocks first) pay ``O(TC log L / N)``, small here, while
+    sizes that grow pay ``O(DTC log L / N)``.
+
+    Examples
+    --------
     >>> from ngramsim import noisy_parity_language, total_correlation, dual_total_correlation
     >>> lang = noisy_parity_language(4, 0.3)
     >>> dual_total_correlation(lang, 16).value > 2 * total_correlation(lang, 16).value
@@ -155,7 +339,46 @@ def dirichlet_language(vocab_size, order, *, concentration=1.0, forbidden=0.0, r
         Dirichlet parameter ``a > 0``: small values give peaked rows.
     forbidden : float
         Probability ``f in [0, 1)`` that a transition is forbidden.
-    rng : int or numpy.random.Generator
+    rng : int, numpy.random.SeedSequence or numpy.random.Generator
+        Source of all randomness (keyword-only, required).  An int seed is
+        recorded in ``meta["seed"]``; the same seed gives the same language.
+
+    Returns
+    -------
+    NGramLanguage
+        Named ``"dirichlet(V=...,n=...,a=...,f=...)"``; ``meta`` records
+        ``family="dirichlet"``, ``vocab_size``, ``order``, ``concentration``,
+        ``forbidden``, ``initial`` (how ``mu`` was chosen) and ``seed``.
+
+    Raises
+    ------
+    TypeError
+        If an integer argument is not an integer, a real one not a real number, or
+        ``rng`` is missing or of the wrong type.
+    ValueError
+        If ``V < 2``, ``n < 1``, ``a <= 0``, ``f`` lies outside ``[0, 1)``, a seed is
+        negative, or the ``V^(n-1) x V`` table exceeds the size limit.
+
+    Notes
+    -----
+    The generic random source on which the exact identities (THEORY B1, B2)
+    and the inequalities (B3, B4 of Li and Cai 2025, arXiv:2505.21400, and the
+    TER bound of Feng et al. 2025, arXiv:2502.09622) are checked.  With
+    ``f > 0`` the language has forbidden transitions, hence invalid sequences
+    and a positive SER for parallel steps.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ngramsim import dirichlet_language
+    >>> lang = dirichlet_language(3, 2, forbidden=0.3, rng=0)
+    >>> lang.transitions.shape, lang.meta["initial"], lang.is_stationary
+    ((3, 3), 'stationary', True)
+    >>> bool(np.allclose(lang.transitions.sum(axis=1), 1.0))
+    True
+    >>> again = dirichlet_language(3, 2, forbidden=0.3, rng=0)
+    >>> bool(np.array_equal(lang.transitions, again.transitions))
+    True
     """
     V = check_int(vocab_size, "vocab_size", minimum=2)
     n = check_int(order, "order", minimum=1)

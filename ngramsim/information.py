@@ -140,6 +140,61 @@ def subset_entropy(language, length, subset, *, base=None, method="auto", num_sa
 
     Exact by enumeration when ``V^L <= ENUMERATION_LIMIT`` or for order <= 2 at any ``L``;
     otherwise Monte Carlo ``-mean log q(x_A)`` over ``num_samples`` draws ``x ~ q`` (needs ``rng``).
+
+    ``H(X_A) = -sum_{x_A} q(x_A) log q(x_A)``, where ``q(x_A)`` is the marginal of the
+    positions ``A`` under ``q_L``.  For order <= 2 with ``A = {a_1 < ... < a_k}``,
+    ``H(X_A) = H(X_{a_1}) + sum_j sum_u q(x_{a_j} = u) H(P^(a_{j+1} - a_j)[u, .])``
+    (the revealed tokens form a Markov chain with gap-``d`` kernel ``P^d``).  The
+    Monte Carlo estimate evaluates ``log q(x_A)`` by a forward pass with evidence.
+    Averaged over ``|A| = k`` this is the information curve ``Phi(k)`` of
+    :func:`phi_curve`.
+
+    Parameters
+    ----------
+    language : NGramLanguage
+    length : int
+        ``L >= max(1, n - 1)``.
+    subset : iterable of int
+        The positions ``A``, distinct, in ``[0, L)``; order does not matter.  Empty
+        gives 0.
+    base : float, optional
+        Logarithm base (default ``e``: nats).
+    method : {"auto", "exact", "monte_carlo"}
+        ``"auto"`` is exact whenever an exact method applies.
+    num_samples : int
+        Monte Carlo draws (``>= 2``).
+    rng : int, numpy.random.SeedSequence or numpy.random.Generator, optional
+        Required for Monte Carlo.
+
+    Returns
+    -------
+    Measure
+        ``value``, ``stderr`` (0 when exact), ``method`` (``"exact"`` or
+        ``"monte_carlo"``) and ``num_samples`` (0 when exact).
+
+    Raises
+    ------
+    TypeError
+        If ``language`` is not an :class:`NGramLanguage`, ``subset`` does not hold
+        integers, or Monte Carlo runs without ``rng``.
+    ValueError
+        If ``length < max(1, n - 1)``; ``subset`` has duplicated or out-of-range
+        positions; ``method`` is unknown, or ``"exact"`` where no exact method applies;
+        ``num_samples < 2``; the Monte Carlo job exceeds ``MONTE_CARLO_BUDGET``; or
+        ``base`` is invalid.
+
+    Examples
+    --------
+    >>> import math
+    >>> from ngramsim import noisy_parity_language, subset_entropy, window_language
+    >>> lang = window_language(4, 2)
+    >>> round(subset_entropy(lang, 5, [0, 1]).value, 6), round(math.log(4) + math.log(2), 6)
+    (2.079442, 2.079442)
+    >>> parity = noisy_parity_language(3, 0.1)  # order 3: Monte Carlo, checked against enumeration
+    >>> mc = subset_entropy(parity, 10, [0, 1, 5], method="monte_carlo", num_samples=200, rng=0)
+    >>> exact = subset_entropy(parity, 10, [0, 1, 5])
+    >>> mc.method, exact.method, bool(abs(mc.value - exact.value) < 4 * mc.stderr)
+    ('monte_carlo', 'exact', True)
     """
     length = _check(language, length)
     items = _check_subset(subset, length)
@@ -162,7 +217,46 @@ def subset_entropy(language, length, subset, *, base=None, method="auto", num_sa
 
 
 def conditional_entropy(language, length, target, given, **kwargs) -> Measure:
-    """``H(X_B | X_A) = H(X_{A u B}) - H(X_A)`` (``target`` = B, ``given`` = A, disjoint)."""
+    """``H(X_B | X_A) = H(X_{A u B}) - H(X_A)`` (``target`` = B, ``given`` = A, disjoint).
+
+    Both entropies come from :func:`subset_entropy`, with the same keyword
+    arguments.  The conditional TC of a step (THEORY B1) is built from such
+    terms: ``TC(X_S | X_R) = sum_{i in S} H(X_i | X_R) - H(X_S | X_R)``.
+
+    Parameters
+    ----------
+    language : NGramLanguage
+    length : int
+        ``L >= max(1, n - 1)``.
+    target : iterable of int
+        The positions ``B``.
+    given : iterable of int
+        The positions ``A``, disjoint from ``B``; empty gives ``H(X_B)``.
+    **kwargs
+        ``base``, ``method``, ``num_samples``, ``rng`` of :func:`subset_entropy`.
+
+    Returns
+    -------
+    Measure
+        ``value``; ``stderr`` is ``sqrt(se(H(X_{A u B}))^2 + se(H(X_A))^2)`` (0 when
+        exact); ``method`` and ``num_samples`` of the joint term.
+
+    Raises
+    ------
+    TypeError
+        As :func:`subset_entropy`, for ``target`` and ``given``.
+    ValueError
+        If ``target`` and ``given`` overlap, or as :func:`subset_entropy`.
+
+    Examples
+    --------
+    >>> from ngramsim import conditional_entropy, window_language
+    >>> lang = window_language(4, 2)
+    >>> round(conditional_entropy(lang, 5, [1], [0]).value, 6)  # log 2: two successors
+    0.693147
+    >>> round(conditional_entropy(lang, 5, [4], [0]).value, 6)  # four steps later: less known
+    1.320888
+    """
     length = _check(language, length)
     b = _check_subset(target, length, "target")
     a = _check_subset(given, length, "given")
@@ -175,7 +269,45 @@ def conditional_entropy(language, length, target, given, **kwargs) -> Measure:
 
 
 def total_correlation(language, length, *, base=None) -> Measure:
-    r"""``TC(X) = sum_i H(X_i) - H(X)``, exact at any ``L`` (chain rule and token marginals)."""
+    r"""``TC(X) = sum_i H(X_i) - H(X)``, exact at any ``L`` (chain rule and token marginals).
+
+    ``H(X)`` is ``H(q_L)`` by the chain rule over contexts and ``H(X_i)`` the
+    entropy of the token marginal ``q(x_i)``; no enumeration, ``O(L V^n)`` time.
+    It is the KL of drawing every token at once from its marginal: the one-step
+    value of ``E_S KL(q || p_S)`` (THEORY B2).  It enters the Li and Cai
+    bound (2025, arXiv:2505.21400, Theorem 1) through ``sum_i I(X_i; X_{-i}) =
+    TC + DTC``, and governs sizes that shrink (big blocks first: ``O(TC log L /
+    N)``, THEORY B5; Zhao and Cai 2026, arXiv:2602.20126).
+
+    Parameters
+    ----------
+    language : NGramLanguage
+    length : int
+        ``L >= max(1, n - 1)``.
+    base : float, optional
+        Logarithm base (default ``e``: nats).
+
+    Returns
+    -------
+    Measure
+        Exact: ``stderr = 0``, ``method = "exact"``.  Round-off below 0 is clipped.
+
+    Raises
+    ------
+    TypeError
+        If ``language`` is not an :class:`NGramLanguage` or ``length`` not an integer.
+    ValueError
+        If ``length < max(1, n - 1)`` or ``base`` is not a positive number other than 1.
+
+    Examples
+    --------
+    >>> import math
+    >>> from ngramsim import cycle_language, total_correlation, window_language
+    >>> round(total_correlation(window_language(4, 2), 5).value, 6), round(4 * math.log(2), 6)  # (L-1) log(V/m)
+    (2.772589, 2.772589)
+    >>> total_correlation(cycle_language(2), 5, base=2).value  # 5 copies of one bit: (L-1) bits
+    4.0
+    """
     length = _check(language, length)
     marginal = float(entr(language.token_marginals(length)).sum())
     return _exact(max(marginal - language.entropy(length), 0.0), base)
@@ -193,6 +325,55 @@ def dual_total_correlation(language, length, *, base=None, method="auto", num_sa
 
     Exact when ``L V^(2n-1) <= LOCAL_WINDOW_LIMIT`` (always for order 2 with moderate ``V``);
     otherwise Monte Carlo of ``E_q[-log q(x_i | x_{-i})]`` from the local conditionals.
+
+    In an order-``n`` language ``x_i`` depends on the rest only through the
+    ``n - 1`` tokens on each side, so each ``H(X_i | X_{-i})`` is a sum over
+    windows of ``2n - 1`` tokens.  DTC is large when each token is nearly
+    determined by the rest of the sequence, even if the tokens are nearly
+    independent of one another (noisy parity: large DTC, small TC); it governs
+    sizes that grow (small blocks first: ``O(DTC log L / N)``,
+    THEORY B5; Chen, Cong and Li 2025, arXiv:2511.04647; Zhao and Cai 2026,
+    arXiv:2602.20126).
+
+    Parameters
+    ----------
+    language : NGramLanguage
+    length : int
+        ``L >= max(1, n - 1)``.
+    base : float, optional
+        Logarithm base (default ``e``: nats).
+    method : {"auto", "exact", "monte_carlo"}
+        ``"auto"`` is exact within ``LOCAL_WINDOW_LIMIT``.
+    num_samples : int
+        Monte Carlo draws ``x ~ q`` (``>= 2``).
+    rng : int, numpy.random.SeedSequence or numpy.random.Generator, optional
+        Required for Monte Carlo.
+
+    Returns
+    -------
+    Measure
+        ``value`` (exact values clipped at 0), ``stderr``, ``method``, ``num_samples``.
+
+    Raises
+    ------
+    TypeError
+        If ``language`` is not an :class:`NGramLanguage`, an argument has the wrong
+        type, or Monte Carlo runs without ``rng``.
+    ValueError
+        If ``length < max(1, n - 1)``; ``method`` is unknown, or ``"exact"`` beyond
+        ``LOCAL_WINDOW_LIMIT``; ``num_samples < 2``; the Monte Carlo job exceeds
+        ``MONTE_CARLO_BUDGET``; or ``base`` is invalid.
+
+    Examples
+    --------
+    >>> import math
+    >>> from ngramsim import cycle_language, dual_total_correlation, noisy_parity_language
+    >>> round(dual_total_correlation(cycle_language(4), 5).value, 6), round(math.log(4), 6)  # H(X) = log V
+    (1.386294, 1.386294)
+    >>> parity = noisy_parity_language(3, 0.1)
+    >>> mc = dual_total_correlation(parity, 10, method="monte_carlo", num_samples=200, rng=0)
+    >>> bool(abs(mc.value - dual_total_correlation(parity, 10).value) < 4 * mc.stderr)
+    True
     """
     length = _check(language, length)
     V, n = language.vocab_size, language.order
@@ -225,7 +406,45 @@ def _mc_local_surprisal(language, length, x):
 
 
 def sum_mutual_information(language, length, **kwargs) -> Measure:
-    """``sum_i I(X_i; X_{-i}) = TC + DTC``."""
+    """``sum_i I(X_i; X_{-i}) = TC + DTC``.
+
+    The information measure of Li and Cai (2025, arXiv:2505.21400, Theorem 1):
+    for random orders with step sizes at most ``s_max`` and the ideal model,
+    ``E KL <= ((2^ceil(log2 s_max) - 1)/L) sum_i I(X_i; X_{-i})``; ngramsim's
+    B4' sharpens the factor to ``(s_max - 1)/L`` (see
+    :func:`~ngramsim.decomposition.expected_kl`).
+
+    Parameters
+    ----------
+    language : NGramLanguage
+    length : int
+        ``L >= max(1, n - 1)``.
+    **kwargs
+        ``base``, ``method``, ``num_samples``, ``rng`` of
+        :func:`dual_total_correlation` (``TC`` is always exact).
+
+    Returns
+    -------
+    Measure
+        ``value = TC + DTC``; ``stderr``, ``method`` and ``num_samples`` of the DTC term.
+
+    Raises
+    ------
+    TypeError
+        As :func:`dual_total_correlation`.
+    ValueError
+        As :func:`dual_total_correlation`.
+
+    Examples
+    --------
+    >>> from ngramsim import expected_kl, sum_mutual_information, window_language
+    >>> lang = window_language(4, 2)
+    >>> total = sum_mutual_information(lang, 6).value
+    >>> round(total, 6)
+    5.545177
+    >>> bool(expected_kl(lang, 6, "uniform:2")["kl_expected"] <= (4 - 1) / 6 * total)  # Li-Cai, s_max = 3
+    True
+    """
     tc = total_correlation(language, length, base=kwargs.get("base"))
     dtc = dual_total_correlation(language, length, **kwargs)
     return Measure(tc.value + dtc.value, dtc.stderr, dtc.method, dtc.num_samples)
@@ -261,6 +480,58 @@ def phi_curve(language, length, *, base=None, method="auto", num_samples=200, rn
     all subsets when ``V^L`` and ``2^L`` are small; otherwise Monte Carlo with ``num_samples``
     pairs (random ``k``-subset, ``x ~ q``) per ``k``.  ``progress``: a bar over ``k`` on stderr
     when it is a terminal.
+
+    The expectation is over uniformly random ``k``-subsets ``A`` of the ``L``
+    positions.  ``Phi(0) = 0``, ``Phi(L) = H(X)``, and ``Phi`` is concave.  It is
+    the information curve of THEORY B2 (Chen, Cong and Li 2025,
+    arXiv:2511.04647): the expected KL of a random-order schedule is the
+    left-Riemann error of this curve (:func:`~ngramsim.decomposition.expected_kl`).
+    The Monte Carlo estimates of different ``k`` share their draws ``x ~ q``.
+
+    Parameters
+    ----------
+    language : NGramLanguage
+    length : int
+        ``L >= max(1, n - 1)``.
+    base : float, optional
+        Logarithm base (default ``e``: nats).
+    method : {"auto", "exact", "monte_carlo"}
+        ``"auto"`` is exact whenever an exact method applies.
+    num_samples : int
+        Monte Carlo pairs per ``k`` (``>= 2``).
+    rng : int, numpy.random.SeedSequence or numpy.random.Generator, optional
+        Required for Monte Carlo.
+    progress : bool
+        Progress bar over ``k`` on stderr when it is a terminal.
+
+    Returns
+    -------
+    values : ndarray, shape (L + 1,)
+        ``Phi(0), ..., Phi(L)``.
+    stderrs : ndarray, shape (L + 1,)
+        Standard errors (zeros when exact).
+    method : str
+        ``"exact"`` or ``"monte_carlo"``.
+
+    Raises
+    ------
+    TypeError
+        If ``language`` is not an :class:`NGramLanguage`, an argument has the wrong
+        type, or Monte Carlo runs without ``rng``.
+    ValueError
+        If ``length < max(1, n - 1)``; ``method`` is unknown, or ``"exact"`` where no
+        exact method applies; ``num_samples < 2``; the job exceeds
+        ``MONTE_CARLO_BUDGET``; or ``base`` is invalid.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ngramsim import phi_curve, window_language
+    >>> values, stderrs, method = phi_curve(window_language(4, 2), 4)
+    >>> method, values.round(6).tolist()  # Phi(1) = log 4, Phi(4) = H(X) = log 4 + 3 log 2
+    ('exact', [0.0, 1.386294, 2.288689, 2.945876, 3.465736])
+    >>> bool(np.all(np.diff(values, 2) <= 1e-12))  # concave
+    True
     """
     length = _check(language, length)
     small = language.vocab_size**length <= ENUMERATION_LIMIT and length <= 16

@@ -45,11 +45,55 @@ _FIELDS = ("format", "vocab_size", "order", "transitions", "initial", "name", "m
 
 
 class LanguageFormatError(ValueError):
-    """A language file or dict that does not follow SPEC §1's format."""
+    """A language file or dict that does not follow SPEC §1's format.
+
+    Raised by :func:`language_from_dict` and :func:`read_language`.  The
+    message starts with the source (a file path, or ``"language"`` for a dict)
+    and names the offending field (``'transitions'``, ``'initial'``, ...), what
+    it must be and what was found.  A subclass of :class:`ValueError`, so
+    ``except ValueError`` catches it too.
+
+    Parameters
+    ----------
+    message : str
+        The one-line description ``"<source>: field '<name>' ..."``.
+
+    Examples
+    --------
+    >>> from ngramsim import LanguageFormatError, language_from_dict
+    >>> try:
+    ...     language_from_dict({"format": "ngramsim.language/1", "vocab_size": 2, "order": 1})
+    ... except LanguageFormatError as err:
+    ...     print(err, isinstance(err, ValueError))
+    language: missing field 'transitions' True
+    """
 
 
 def language_to_dict(language: NGramLanguage) -> dict:
-    """The JSON-ready dict of SPEC §1 for ``language``."""
+    """The JSON-ready dict of SPEC §1 for ``language``.
+
+    Parameters
+    ----------
+    language : NGramLanguage
+
+    Returns
+    -------
+    dict
+        ``{"format": "ngramsim.language/1", "vocab_size": V, "order": n,
+        "transitions": P as nested lists (V^(n-1) rows of V floats),
+        "initial": mu as a list of V^(n-1) floats, "name": ..., "meta": {...}}``;
+        plain Python values (``meta`` copied), ready for :func:`json.dumps`.
+        :func:`language_from_dict` inverts it exactly.
+
+    Examples
+    --------
+    >>> from ngramsim import language_to_dict, window_language
+    >>> d = language_to_dict(window_language(3, 2))
+    >>> d["format"], d["vocab_size"], d["order"], d["transitions"][0]
+    ('ngramsim.language/1', 3, 2, [0.5, 0.5, 0.0])
+    >>> d["name"], d["meta"]["family"]
+    ('window(V=3,m=2)', 'window')
+    """
     return {
         "format": FORMAT,
         "vocab_size": language.vocab_size,
@@ -66,6 +110,27 @@ def language_sha256(language: NGramLanguage) -> str:
 
     ``json.dumps({"vocab_size", "order", "transitions", "initial"}, sort_keys=True,
     separators=(",", ":"))`` encoded as UTF-8.
+
+    Parameters
+    ----------
+    language : NGramLanguage
+
+    Returns
+    -------
+    str
+        64 lowercase hexadecimal digits.  It depends on ``(V, n, P, mu)`` only, not on
+        ``name`` or ``meta``, so two languages with the same law and layout share it and
+        it survives a file round trip (floats are written with ``repr`` precision).
+
+    Examples
+    --------
+    >>> from ngramsim import language_from_dict, language_sha256, language_to_dict, window_language
+    >>> lang = window_language(3, 2)
+    >>> digest = language_sha256(lang)
+    >>> len(digest), digest == language_sha256(language_from_dict(language_to_dict(lang)))
+    (64, True)
+    >>> digest == language_sha256(window_language(4, 2))
+    False
     """
     core = {
         "vocab_size": language.vocab_size,
@@ -93,7 +158,47 @@ def _check_numeric_list(value, field: str, depth: int):
 
 
 def language_from_dict(data, *, source: str = "language") -> NGramLanguage:
-    """Build a validated language from a SPEC §1 dict; errors name the field."""
+    """Build a validated language from a SPEC §1 dict; errors name the field.
+
+    Parameters
+    ----------
+    data : dict
+        ``{"format": "ngramsim.language/1", "vocab_size": V, "order": n,
+        "transitions": [[... V numbers ...], ... V^(n-1) rows], "initial": [... V^(n-1)
+        numbers ...]}``, optionally with ``"name"`` (a string) and ``"meta"`` (an object).
+        For ``n = 1``, ``"initial"`` may be ``[1.0]`` or ``[]``.  No other key is accepted.
+    source : str
+        Prefix of error messages (the file path when called by :func:`read_language`).
+
+    Returns
+    -------
+    NGramLanguage
+        Validated as by the constructor: rows of ``P`` and ``mu`` must sum to 1 within
+        ``1e-9`` and are then renormalised.
+
+    Raises
+    ------
+    LanguageFormatError
+        If ``data`` is not a dict, has an unknown or missing field, a wrong ``format``
+        string, a non-integer or too small ``vocab_size`` (< 2) or ``order`` (< 1), a
+        non-string ``name``, a non-object ``meta``, non-numeric or ragged tables, or
+        tables that fail validation (shape, finiteness, sign, row sums).  The message
+        names the field.
+
+    Examples
+    --------
+    >>> from ngramsim import language_from_dict
+    >>> lang = language_from_dict({"format": "ngramsim.language/1", "vocab_size": 2, "order": 2,
+    ...                            "transitions": [[0.9, 0.1], [0.5, 0.5]], "initial": [0.5, 0.5]})
+    >>> lang.order, lang.vocab_size, lang.transitions[0].tolist()
+    (2, 2, [0.9, 0.1])
+    >>> try:
+    ...     language_from_dict({"format": "ngramsim.language/1", "vocab_size": 2, "order": 2,
+    ...                         "transitions": [[0.9, 0.2], [0.5, 0.5]], "initial": [0.5, 0.5]})
+    ... except ValueError as err:
+    ...     print(str(err).split(":")[1].strip())
+    field 'transitions'
+    """
     if not isinstance(data, dict):
         raise LanguageFormatError(f"{source}: must be a JSON object, got {type(data).__name__}")
     unknown = sorted(set(data) - set(_FIELDS))
@@ -141,7 +246,39 @@ def _field_of(message: str) -> str:
 
 
 def read_language(path) -> NGramLanguage:
-    """Read a SPEC §1 language file; raises :class:`LanguageFormatError` naming the field."""
+    """Read a SPEC §1 language file; raises :class:`LanguageFormatError` naming the field.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A UTF-8 JSON file holding one object in the format of :func:`language_to_dict`.
+
+    Returns
+    -------
+    NGramLanguage
+        The validated language (see :func:`language_from_dict`).
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    LanguageFormatError
+        If the file is not UTF-8, not valid JSON (line and column given), or not a valid
+        language; the message starts with the path and names the field.
+    OSError
+        Other failures to read ``path`` (a directory, no permission).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from ngramsim import read_language, window_language, write_language
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = pathlib.Path(tmp) / "w.json"
+    ...     write_language(window_language(5, 3), path)
+    ...     lang = read_language(path)
+    >>> lang.name, lang.vocab_size, lang.order
+    ('window(V=5,m=3)', 5, 2)
+    """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -230,7 +367,51 @@ def write_npy_atomic(path, array) -> None:
 
 
 def write_language(language: NGramLanguage, path) -> None:
-    """Write ``language`` to ``path`` in the SPEC §1 format (atomically)."""
+    """Write ``language`` to ``path`` in the SPEC §1 format (atomically).
+
+    The JSON of :func:`language_to_dict` (floats at ``repr`` precision, so
+    :func:`read_language` gives back the same ``P`` and ``mu`` bit for bit and the
+    same :func:`language_sha256`), indented, with a final newline.  A regular file
+    is written to a temporary file in the same directory and renamed over
+    ``path``, so readers never see a partial file; a symbolic link is followed and
+    a FIFO or character device is written through.
+
+    Parameters
+    ----------
+    language : NGramLanguage
+    path : str or path-like
+        Target file; its directory must exist.
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    TypeError
+        If ``language`` is not an :class:`NGramLanguage`, or its ``meta`` holds a value
+        that cannot be written as JSON.
+    FileNotFoundError
+        If the directory of ``path`` does not exist.
+    IsADirectoryError
+        If ``path`` is a directory.
+    PermissionError
+        If ``path`` or its directory is not writable.
+    ValueError
+        If ``path`` is a socket or another non-regular file that is neither a FIFO nor
+        a character device.
+
+    Examples
+    --------
+    >>> import json, tempfile, pathlib
+    >>> from ngramsim import cycle_language, write_language
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = pathlib.Path(tmp) / "cycle.json"
+    ...     write_language(cycle_language(3), path)
+    ...     data = json.loads(path.read_text())
+    >>> data["format"], data["transitions"][0]
+    ('ngramsim.language/1', [0.0, 1.0, 0.0])
+    """
     if not isinstance(language, NGramLanguage):
         raise TypeError(f"language must be an NGramLanguage, got {type(language).__name__}")
     write_text_atomic(path, dumps_strict(language_to_dict(language), indent=1) + "\n")

@@ -28,6 +28,39 @@ def wilson_interval(successes, trials, *, z=_Z95):
     """Wilson score interval for a binomial proportion (95% by default).
 
     ``(p + z^2/2n ± z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n)``, ``p = successes / trials``.
+
+    The interval SPEC §3 attaches to a Monte Carlo SER (``successes`` = invalid
+    samples).  Unlike the normal interval ``p ± z sqrt(p(1-p)/n)`` it is not
+    empty at ``p = 0`` or ``p = 1``, where SER estimates often sit.  Wilson
+    (1927), J. Amer. Statist. Assoc. 22, 209-212.
+
+    Parameters
+    ----------
+    successes : int
+        ``k``, with ``0 <= k <= n``.
+    trials : int
+        ``n >= 1``.
+    z : float
+        Normal quantile; the default ``1.959963984540054`` gives 95%.
+
+    Returns
+    -------
+    low, high : float
+        The bounds, clipped to ``[0, 1]``; exactly 0 when ``k = 0`` and exactly 1 when
+        ``k = n``.
+
+    Raises
+    ------
+    ValueError
+        If ``trials <= 0`` or ``successes`` lies outside ``[0, trials]``.
+
+    Examples
+    --------
+    >>> from ngramsim import wilson_interval
+    >>> [round(v, 4) for v in wilson_interval(0, 10)]
+    [0.0, 0.2775]
+    >>> [round(v, 4) for v in wilson_interval(3, 10)]
+    [0.1078, 0.6032]
     """
     if trials <= 0:
         raise ValueError(f"trials must be >= 1, got {trials}")
@@ -60,6 +93,50 @@ def summarize_samples(language: NGramLanguage, result: MDMSamples) -> dict:
     ``gen_log_ppl_valid_stderr`` (over valid samples), ``num_valid``, ``nfe_mean``,
     ``nfe_max``, ``fallback_fraction``, ``learning_kl_mean`` (per revealed token),
     ``learning_kl_max``, ``num_samples``, ``length``, ``learning_error``, ``temperature``.
+
+    Over the ``M`` samples ``x ~ p``:
+
+    * ``SER(p) = P_{x~p}[q(x) = 0]``, estimated by the fraction of invalid samples;
+    * ``gen_log_ppl(p) = E_{x~p}[-log q(x)] / L`` (``+inf`` as soon as one sample is
+      invalid);
+    * ``gen_log_ppl_valid(p) = E_{x~p}[-log q(x) | q(x) > 0] / L``;
+
+    each mean with its standard error (sample standard deviation over ``sqrt``
+    of the count; ``nan`` below 2 samples).  SER is the quality measure under
+    which Feng et al. (2025, arXiv:2502.09622) show that the number of steps
+    must grow with ``L``; generative perplexity is what their experiments
+    report.  ``model_log_ppl`` (``E_q[-log p] / L``), the reading of their TER
+    theorem, needs the law ``p`` and is given by :func:`~ngramsim.exact.exact_law`.
+
+    Parameters
+    ----------
+    language : NGramLanguage
+        The source ``q`` the samples are scored against.
+    result : MDMSamples
+        Output of :func:`~ngramsim.sampler.sample_mdm`.
+
+    Returns
+    -------
+    dict
+        The keys above; plain Python numbers (non-finite ones as floats).
+
+    Raises
+    ------
+    TypeError
+        If ``language`` is not an :class:`NGramLanguage` or ``result`` not
+        :class:`MDMSamples`.
+
+    Examples
+    --------
+    >>> from ngramsim import sample_mdm, ser_one_step, summarize_samples, window_language
+    >>> lang = window_language(4, 2)
+    >>> one_step = summarize_samples(lang, sample_mdm(lang, 6, "uniform:1", 400, rng=0))
+    >>> low, high = one_step["ser_interval"]
+    >>> bool(low <= ser_one_step(lang, 6) <= high), one_step["gen_log_ppl"], one_step["nfe_max"]
+    (True, inf, 1)
+    >>> ar = summarize_samples(lang, sample_mdm(lang, 6, "ar", 400, rng=0))
+    >>> ar["ser"], round(ar["gen_log_ppl"], 6)  # H(q)/L = (log 4 + 5 log 2) / 6
+    (0.0, 0.808672)
     """
     if not isinstance(language, NGramLanguage):
         raise TypeError(f"language must be an NGramLanguage, got {type(language).__name__}")
@@ -101,6 +178,38 @@ def sample_report(language: NGramLanguage, result: MDMSamples) -> dict:
 
     The baseline is exact: ``ar_nfe = L`` and ``ar_ser``, the SER of one token per
     step left to right with the same learning error and temperature (transfer matrix).
+
+    Every quality figure thus comes with its cost beside the cost of an
+    autoregressive model (SPEC §2: one NFE per step; Feng et al. 2025,
+    arXiv:2502.09622, on the efficiency of fewer steps).
+
+    Parameters
+    ----------
+    language : NGramLanguage
+    result : MDMSamples
+
+    Returns
+    -------
+    dict
+        The keys of :func:`summarize_samples`, plus ``ar_nfe``, ``ar_ser``
+        (:func:`~ngramsim.structured.ser_autoregressive`), ``kernel`` and the provenance
+        keys ``version``, ``language_name``, ``language_sha256``, ``seed``, ``schedule``.
+
+    Raises
+    ------
+    TypeError
+        If ``language`` is not an :class:`NGramLanguage` or ``result`` not
+        :class:`MDMSamples`.
+
+    Examples
+    --------
+    >>> from ngramsim import sample_mdm, sample_report, window_language
+    >>> lang = window_language(4, 2)
+    >>> report = sample_report(lang, sample_mdm(lang, 6, "uniform:2", 100, rng=0, learning_error=0.1))
+    >>> report["nfe_max"], report["ar_nfe"], report["seed"], report["schedule"]
+    (2, 6, 0, 'uniform:2')
+    >>> round(report["ar_ser"], 6)  # 1 - (1 - 0.1 * 2/4)^5
+    0.226219
     """
     summary = summarize_samples(language, result)
     summary["ar_nfe"] = result.length

@@ -67,9 +67,14 @@ _METHODS = ("auto", "local", "windows", "naive")
 class MDMSamples:
     """Samples of the MDM and their per-sequence diagnostics.
 
-    Attributes
+    Returned by :func:`sample_mdm`; summarised by
+    :func:`~ngramsim.metrics.summarize_samples`.  A frozen dataclass: each
+    parameter is stored as the attribute of the same name.
+
+    Parameters
     ----------
     samples : int64 (M, L)
+        The sequences ``x ~ p``, one per row.
     nfe : int64 (M,)
         Reverse-model evaluations (steps, empty Bernoulli steps included).
     step_sizes, step_indices : int64 (M, W), ``W = min(N, L)``
@@ -83,11 +88,37 @@ class MDMSamples:
     learning_kl_sum, learning_kl_count, learning_kl_max : float64 (M,)
         ``KL(q(.|x_R) || p_theta(.|x_R))`` summed over the revealed tokens drawn from a
         state with ``q(x_R) > 0``, their number, and the maximum.
-    schedule, length, learning_error, temperature, seed :
-        What produced them (``seed`` is the int seed, or ``None`` for a Generator).
+    schedule : str
+        Canonical schedule string.
+    length : int
+        ``L``.
+    learning_error, temperature : float
+        ``lambda`` and ``tau`` of ``p_theta``.
+    seed : int or None
+        The int seed given as ``rng``, or ``None`` for a Generator.
     kernel : str
         The path that ran: ``"local"`` (order <= 2, powers of ``P``), ``"windows"``
         (forward-backward on windows), ``"naive"`` or ``"oracle"`` (a user oracle).
+
+    Attributes
+    ----------
+    num_samples : int
+        ``M``.
+    revealed_per_step : int64 (M, N_max)
+        Dense per-step reveal counts, empty steps included.
+    learning_kl_mean : float
+        Mean learning KL per revealed token.
+
+    Examples
+    --------
+    >>> from ngramsim import sample_mdm, window_language
+    >>> out = sample_mdm(window_language(4, 2), 8, "linear:16", 3, rng=0)
+    >>> out.num_samples, out.nfe.tolist(), out.step_sizes.shape  # W = min(N, L) = 8
+    (3, [16, 16, 16], (3, 8))
+    >>> out.revealed_per_step.shape, out.revealed_per_step.sum(axis=1).tolist()
+    ((3, 16), [8, 8, 8])
+    >>> out.learning_kl_mean, out.kernel  # lambda = 0, tau = 1: the ideal model
+    (0.0, 'local')
     """
 
     samples: np.ndarray
@@ -107,6 +138,7 @@ class MDMSamples:
 
     @property
     def num_samples(self) -> int:
+        """``M``, the number of sequences."""
         return self.samples.shape[0]
 
     @property
@@ -130,7 +162,13 @@ class MDMSamples:
 
     @property
     def learning_kl_mean(self) -> float:
-        """Mean learning KL per revealed token under the sampler's law (``nan`` if no token qualifies)."""
+        """Mean learning KL per revealed token under the sampler's law (``nan`` if no token qualifies).
+
+        ``sum(learning_kl_sum) / sum(learning_kl_count)``: a Monte Carlo estimate of
+        ``E KL(q(.|x_R) || p_theta(.|x_R))`` over the tokens drawn from states with
+        ``q(x_R) > 0``, to compare with ``eps_learning`` in the assumption of Feng
+        et al. (2025, arXiv:2502.09622).
+        """
         count = self.learning_kl_count.sum()
         return float(self.learning_kl_sum.sum() / count) if count else float("nan")
 
@@ -159,6 +197,7 @@ def sample_mdm(
         SPEC §2 schedule string (``"linear:16"``, ``"uniform:8"``, ``"ar"``, ``"topk:4"``,
         ``"eb:0.5"``, ...) or a :class:`~ngramsim.schedules.Schedule` (e.g. from a callable ``alpha``).
     num_samples : int
+        ``M >= 1`` sequences, with ``M L <= 2^27`` tokens per call.
     rng : int or numpy.random.Generator
         Each sequence gets one 64-bit stream key from ``rng``; the same seed gives the
         same samples whatever the number of threads.
@@ -182,6 +221,43 @@ def sample_mdm(
     Returns
     -------
     MDMSamples
+        The ``(M, L)`` samples with, per sequence, the NFEs, the occupied steps, the
+        fallback flag and the learning-KL statistics, and what produced them.
+
+    Raises
+    ------
+    TypeError
+        If ``language`` is not an :class:`NGramLanguage`, ``schedule`` neither a string
+        nor a :class:`~ngramsim.schedules.Schedule`, ``rng`` missing or of the wrong
+        type, ``oracle`` not callable, or a numeric argument of the wrong type.
+    ValueError
+        If ``length`` is below ``max(1, n - 1)``; the schedule is malformed or does not
+        fit ``length``; ``num_samples < 1`` or ``num_samples * length > 2^27`` tokens;
+        ``lambda`` lies outside ``[0, 1)`` or ``tau <= 0``; ``method`` is unknown, or
+        ``"local"`` where it does not apply; the windows kernel's scratch would exceed
+        ``WINDOW_SCRATCH_LIMIT``; or the oracle returns rows of the wrong shape or that
+        are not probability vectors (within ``1e-6``).
+
+    Warns
+    -----
+    UserWarning
+        With ``method="auto"``, when an order-2 language is too large for the power
+        tables (``LOCAL_TABLE_LIMIT``) and the slower windows kernel runs instead.
+
+    Notes
+    -----
+    At step ``t`` every position of ``S_t`` is drawn independently (the
+    conditional-independence assumption of Feng et al. 2025, arXiv:2502.09622)
+    from
+
+    ``p_theta(x_i | x_{R_t}) = (1 - lambda) T_tau[q(. | x_{R_t})](x_i) + lambda / V``,
+    ``T_tau[r](v) ∝ r(v)^(1/tau)`` on the support of ``r``;
+
+    once ``q(x_{R_t}) = 0`` every later draw is uniform on ``V`` (``fallback``).  For
+    a non-adaptive schedule the law of a row of ``samples`` is the mixture over the
+    schedule's randomness of ``p_S(x) = prod_t prod_{i in S_t} p_theta(x_i | x_{R_t})``;
+    the exact engine :func:`~ngramsim.exact.exact_law` computes the same law on tiny
+    cases.  Each step costs one NFE, revealing or not; ``ar`` costs ``L``.
 
     Examples
     --------
@@ -190,6 +266,13 @@ def sample_mdm(
     >>> out = ngramsim.sample_mdm(lang, 64, "uniform:8", 100, rng=0)
     >>> out.samples.shape, int(out.nfe[0])
     ((100, 64), 8)
+
+    On ``W(8, 2)`` parallel random steps break the window (THEORY C2), while
+    ``ar`` (16 NFEs) and the planned ``stride:7`` (7 NFEs) never do (C2'):
+
+    >>> short = {s: ngramsim.sample_mdm(lang, 16, s, 500, rng=0) for s in ("uniform:4", "stride:7", "ar")}
+    >>> {s: round(float(1 - lang.is_valid(o.samples).mean()), 1) for s, o in short.items()}
+    {'uniform:4': 0.9, 'stride:7': 0.0, 'ar': 0.0}
     """
     if not isinstance(language, NGramLanguage):
         raise TypeError(f"language must be an NGramLanguage, got {type(language).__name__}")

@@ -164,6 +164,65 @@ class Schedule:
     """A parsed schedule (length-free).  Build with :func:`parse_schedule` or :meth:`bernoulli`.
 
     ``spec`` is the canonical string (for a callable ``alpha``, ``"bernoulli:N:<name>"``).
+
+    A frozen dataclass: the parameters below are stored as attributes of the same
+    name.  Only the fields of its kind are set; the others keep their defaults.
+    The constructor does not validate its arguments, hence the two builders.
+    :meth:`resolve` checks the schedule against a length ``L``.
+
+    Parameters
+    ----------
+    spec : str
+        Canonical schedule string (``"uniform:8"``, ``"order:0,3;1,2;4"``, ...).
+    kind : int
+        Kind code shared with the kernels: 0 Bernoulli, 1 counts (``counts``,
+        ``uniform``, ``grow``, ``shrink``), 2 explicit order (``order``, ``ar``,
+        ``stride``), 3 ``topk``, 4 ``margin``, 5 ``eb``, 6 ``esum``.
+    num_steps : int, optional
+        ``N`` for Bernoulli, count and ``topk``/``margin`` schedules; ``None`` for
+        explicit orders and ``eb``/``esum``, whose number of steps depends on ``L``
+        (or on the run).
+    alpha : callable, optional
+        Bernoulli: ``alpha(t)``, the probability that a token is unmasked at time
+        ``t``; non-increasing, ``alpha(0) = 1``, ``alpha(1) = 0``.
+    power : float, optional
+        The exponent ``p`` of ``poly:N:p``.
+    sizes : tuple of int
+        The sizes ``s_1, ..., s_N`` of ``counts:s1,s2,...``.
+    uniform : bool
+        ``uniform:N``: sizes ``ceil(L/N)`` for the first ``L mod N`` steps, ``floor(L/N)``
+        after.
+    partition : tuple of tuple of int, optional
+        The blocks ``(S_1, ..., S_N)`` of ``order:...`` (0-based positions).
+    autoregressive : bool
+        ``ar``: ``({0}, {1}, ..., {L-1})``.
+    gamma : float
+        The threshold ``gamma >= 0`` of ``eb:gamma`` and ``esum:gamma``.
+    stride : int, optional
+        ``s`` of ``stride:s``: step ``j`` reveals the positions ``i`` with ``i mod s = j - 1``.
+    geometric : {"grow", "shrink"}, optional
+        ``grow:N`` / ``shrink:N``: geometric sizes (:func:`geometric_sizes`).
+
+    Attributes
+    ----------
+    is_adaptive : bool
+        Whether the steps depend on the model's predictions (``topk``, ``margin``,
+        ``eb``, ``esum``).
+
+    See Also
+    --------
+    parse_schedule : the schedule grammar, with the claim each kind serves.
+
+    Examples
+    --------
+    >>> from ngramsim import Schedule, parse_schedule
+    >>> schedule = parse_schedule("uniform:3")
+    >>> schedule.spec, schedule.num_steps, schedule.is_adaptive
+    ('uniform:3', 3, False)
+    >>> schedule.resolve(7).sizes.tolist()  # 7 = 3 + 2 + 2
+    [3, 2, 2]
+    >>> Schedule.bernoulli(lambda t: 1 - t**2, 4, name="quadratic").spec
+    'bernoulli:4:quadratic'
     """
 
     spec: str
@@ -185,6 +244,48 @@ class Schedule:
 
         The checks run on the grid ``u_t = 1 - t/N`` (here, once) and raise
         ``ValueError`` naming ``alpha``.
+
+        Each position is assigned to step ``t`` independently with probability
+        ``w_t = alpha(u_t) - alpha(u_{t-1})`` (:meth:`bernoulli_weights`): the
+        masking schedules of Feng et al. (2025, arXiv:2502.09622) and MDLM.
+
+        Parameters
+        ----------
+        alpha : callable
+            ``alpha(t) -> float`` on ``[0, 1]``.  Values within ``1e-12`` of the
+            endpoints are accepted and set to them exactly.
+        num_steps : int
+            ``N``, with ``1 <= N <= MAX_BERNOULLI_STEPS = 2^20``.
+        name : str, optional
+            Label in ``spec``; default ``alpha.__name__``.
+
+        Returns
+        -------
+        Schedule
+            ``kind = 0`` (Bernoulli), ``spec = "bernoulli:N:<name>"``.
+
+        Raises
+        ------
+        TypeError
+            If ``alpha`` is not callable or ``num_steps`` not an integer.
+        ValueError
+            If ``N < 1`` or ``N > 2^20``, or on the grid ``alpha`` fails, returns a
+            value outside ``[0, 1]`` (beyond ``1e-12``), misses an endpoint, or
+            increases.
+
+        Examples
+        --------
+        >>> from ngramsim import Schedule
+        >>> def alpha(t):
+        ...     return 1 - t**2
+        >>> schedule = Schedule.bernoulli(alpha, 4)
+        >>> schedule.spec, schedule.bernoulli_weights().round(4).tolist()
+        ('bernoulli:4:alpha', [0.4375, 0.3125, 0.1875, 0.0625])
+        >>> try:
+        ...     Schedule.bernoulli(lambda t: t, 4)  # increasing: not a masking schedule
+        ... except ValueError as err:
+        ...     print(str(err).split(" (")[0])
+        alpha(1) must be 0
         """
         if not callable(alpha):
             raise TypeError(f"alpha must be callable, got {type(alpha).__name__}")
@@ -196,7 +297,32 @@ class Schedule:
         return schedule
 
     def bernoulli_weights(self) -> np.ndarray:
-        """``w_t = alpha(u_t) - alpha(u_{t-1})``, ``t = 1..N`` on the grid ``u_t = 1 - t/N``."""
+        """``w_t = alpha(u_t) - alpha(u_{t-1})``, ``t = 1..N`` on the grid ``u_t = 1 - t/N``.
+
+        ``w_t`` is the probability that a given position is revealed at step ``t``;
+        equivalently a position still masked before step ``t`` is revealed there with
+        probability ``w_t / (1 - w_1 - ... - w_{t-1})``.  For Bernoulli schedules only.
+
+        Returns
+        -------
+        ndarray, shape (N,)
+            Non-negative, summing to 1 (rounding below ``1e-12`` clipped, then
+            normalised).
+
+        Raises
+        ------
+        ValueError
+            If ``alpha`` fails on the grid, leaves ``[0, 1]``, misses ``alpha(1) = 0``
+            or ``alpha(0) = 1`` by more than ``1e-12``, or increases.
+
+        Examples
+        --------
+        >>> from ngramsim import parse_schedule
+        >>> parse_schedule("linear:4").bernoulli_weights().tolist()
+        [0.25, 0.25, 0.25, 0.25]
+        >>> parse_schedule("cosine:2").bernoulli_weights().round(6).tolist()  # cos(pi/4), 1 - cos(pi/4)
+        [0.707107, 0.292893]
+        """
         N = self.num_steps
         values = np.empty(N + 1)
         for t in range(N + 1):
@@ -224,10 +350,51 @@ class Schedule:
 
     @property
     def is_adaptive(self) -> bool:
+        """Whether the steps depend on the model's predictions (``topk``, ``margin``, ``eb``, ``esum``).
+
+        THEORY B2 and B3 hold for non-adaptive schedules only.
+        """
         return self.kind in (TOPK, MARGIN, EB, ESUM)
 
     def resolve(self, length) -> ResolvedSchedule:
-        """Check the schedule against ``length`` and return the kernels' arrays."""
+        """Check the schedule against ``length`` and return the kernels' arrays.
+
+        Parameters
+        ----------
+        length : int
+            ``L >= 1``.
+
+        Returns
+        -------
+        ResolvedSchedule
+            ``kind``, ``num_steps`` (``N``; for ``ar`` ``L``, for ``stride:s``
+            ``min(s, L)``, for ``eb``/``esum`` the most possible, ``L``), and the arrays
+            of its kind: Bernoulli ``weights`` and their alias tables, count ``sizes``
+            (also for ``topk``/``margin``), or ``step_of`` (the 1-based step of each
+            position) for explicit orders.
+
+        Raises
+        ------
+        TypeError
+            If ``length`` is not an integer.
+        ValueError
+            If ``L < 1``; ``uniform``, ``grow``, ``shrink``, ``topk`` or ``margin`` with
+            ``N > L``; counts that do not sum to ``L``; an ``order`` that does not
+            partition ``0 .. L-1``; or a Bernoulli ``alpha`` that fails its checks.
+
+        Examples
+        --------
+        >>> from ngramsim import parse_schedule
+        >>> parse_schedule("order:0,3;1,2;4").resolve(5).step_of.tolist()
+        [1, 2, 2, 1, 3]
+        >>> parse_schedule("grow:3").resolve(16).sizes.tolist()  # revealed 3, 6, 16 ~ 16^(t/3)
+        [3, 3, 10]
+        >>> try:
+        ...     parse_schedule("counts:2,2").resolve(5)
+        ... except ValueError as err:
+        ...     print(err)
+        schedule 'counts:2,2': counts must sum to length=5, got 4
+        """
         L = check_int(length, "length", minimum=1)
         if self.kind == BERNOULLI:
             w = self.bernoulli_weights()
@@ -308,6 +475,64 @@ def parse_schedule(spec) -> Schedule:
     ``uniform:N``, ``grow:N``, ``shrink:N``, ``order:0,3;1,2;4``, ``stride:s``, ``topk:N``,
     ``margin:N``, ``eb:gamma``, ``esum:gamma``.  Raises ``ValueError`` naming the schedule
     and the grammar.
+
+    Parameters
+    ----------
+    spec : str or Schedule
+        A schedule string (surrounding whitespace ignored) or an already parsed
+        :class:`Schedule`, returned unchanged.
+
+    Returns
+    -------
+    Schedule
+        Length-free; its ``spec`` is the canonical spelling of the string.
+
+    Raises
+    ------
+    TypeError
+        If ``spec`` is neither a string nor a :class:`Schedule`.
+    ValueError
+        If the string does not follow the grammar, or a number in it is out of range
+        (``N``, counts, ``s`` < 1; negative positions; ``p <= 0``; ``gamma < 0``; a
+        Bernoulli ``N`` above ``2^20``).  Checks that need ``L`` are made by
+        :meth:`Schedule.resolve`.
+
+    Notes
+    -----
+    What each kind is for:
+
+    * ``linear``, ``cosine``, ``poly`` (``alpha = 1 - t``, ``cos(pi t / 2)``,
+      ``1 - t^p``): the masking schedules analysed by Feng et al. (2025,
+      arXiv:2502.09622): under TER a number of steps independent of ``L``
+      suffices, under SER it must grow with ``L``.
+    * ``counts``, ``uniform``: fixed sizes ``s_t`` at random positions, the setting
+      of the exact B2 identity (``E_S KL`` as a Riemann error of ``Phi``; Chen,
+      Cong and Li 2025, arXiv:2511.04647) and of Li and Cai's bound (2025,
+      arXiv:2505.21400, Theorem 1).
+    * ``grow``, ``shrink``: geometric sizes, small blocks first or big blocks first
+      (THEORY B5; Zhao and Cai 2026, arXiv:2602.20126): ``O(DTC log L / N)`` and
+      ``O(TC log L / N)``.
+    * ``ar``, ``order``, ``stride``: planned orders; ``ar`` needs ``L`` steps, while
+      ``stride:s`` reaches ``SER = 0`` on ``W(V, m)`` in ``s`` steps when every
+      entry of ``P^s`` is positive (THEORY C2').
+    * ``topk``, ``margin``, ``eb``, ``esum``: adaptive rules; ``eb`` is the
+      entropy-bounded sampler of Ben-Hamu et al. (2025, arXiv:2505.24857),
+      ``esum`` the entropy-sum rule of Cai and Li (2026, arXiv:2603.22248).
+
+    Examples
+    --------
+    >>> from ngramsim import parse_schedule
+    >>> parse_schedule(" eb:0.5 ").spec, parse_schedule("eb:0.5").is_adaptive
+    ('eb:0.5', True)
+    >>> parse_schedule("poly:4:2").bernoulli_weights().round(4).tolist()
+    [0.4375, 0.3125, 0.1875, 0.0625]
+    >>> parse_schedule("stride:2").resolve(5).step_of.tolist()
+    [1, 2, 1, 2, 1]
+    >>> try:
+    ...     parse_schedule("uniform:x")
+    ... except ValueError as err:
+    ...     print(err)
+    schedule 'uniform:x': N must be an integer, got 'x'
     """
     if isinstance(spec, Schedule):
         return spec

@@ -67,6 +67,50 @@ def ser_one_step(language: NGramLanguage, length, *, learning_error=0.0, tempera
     r"""Exact SER of the one-step sampler: ``1 - sum_x prod_i p_i(x_i) [q(x) > 0]``.
 
     ``p_i = p_theta(. | empty)`` built from the token marginal ``q(x_i)``.
+
+    That is ``p_i = (1 - lambda) T_tau[q(x_i = .)] + lambda / V``: with one step
+    (``N = 1``, e.g. ``uniform:1``) nothing is revealed, so every token is drawn
+    independently from its own marginal.  The sum over ``V^L`` sequences is a
+    forward pass over contexts that keeps only allowed transitions
+    (``P[c, v] > 0``, and ``mu > 0`` for the first ``n - 1`` tokens), in
+    ``O(L V^n)`` time, at any ``L``.
+
+    Parameters
+    ----------
+    language : NGramLanguage
+    length : int
+        ``L >= max(1, n - 1)``.
+    learning_error : float
+        ``lambda in [0, 1)``.
+    temperature : float
+        ``tau > 0``.
+
+    Returns
+    -------
+    float
+        ``SER(p) in [0, 1]`` (round-off clamped into the interval).
+
+    Raises
+    ------
+    TypeError
+        If ``language`` is not an :class:`NGramLanguage` or an argument has the wrong
+        type.
+    ValueError
+        If ``length < max(1, n - 1)``, ``lambda`` lies outside ``[0, 1)`` or ``tau <= 0``.
+
+    Notes
+    -----
+    On ``W(V, m)`` this is ``1 - (m/V)^(L-1)`` for ``lambda = 0`` (THEORY C1): the
+    one-step sampler fails with probability tending to 1 as ``L`` grows, the
+    extreme case of the SER lower bound of Feng et al. (2025, arXiv:2502.09622).
+
+    Examples
+    --------
+    >>> from ngramsim import ser_one_step, window_language
+    >>> round(ser_one_step(window_language(8, 2), 10), 12), round(1 - (2 / 8) ** 9, 12)
+    (0.999996185303, 0.999996185303)
+    >>> ser_one_step(window_language(8, 2), 1)  # a single token is always valid
+    0.0
     """
     length = _check(language, length)
     p = theta(language.token_marginals(length), learning_error, temperature)
@@ -83,7 +127,58 @@ def ser_one_step(language: NGramLanguage, length, *, learning_error=0.0, tempera
 
 
 def ser_autoregressive(language: NGramLanguage, length, *, learning_error=0.0, temperature=1.0) -> float:
-    r"""Exact SER of ``ar`` with learning error and temperature: ``1 - P[every prefix stays valid]``."""
+    r"""Exact SER of ``ar`` with learning error and temperature: ``1 - P[every prefix stays valid]``.
+
+    ``ar`` reveals one token per step, left to right, so ``x_i`` is drawn from
+    ``p_theta(. | x_{<i})``; on a valid prefix ``q(. | x_{<i})`` is ``P(. | c_i)``
+    (for the first ``n - 1`` tokens, the conditional of ``mu``), hence
+
+    ``SER = 1 - sum_{x : q(x) > 0} prod_i p_theta(x_i | x_{<i})``,
+    ``p_theta = (1 - lambda) T_tau[q(. | x_{<i})] + lambda / V``,
+
+    a forward pass over contexts with weights ``p_theta(v | c)`` on the allowed
+    transitions (``O(L V^n)``, any ``L``).
+
+    Parameters
+    ----------
+    language : NGramLanguage
+    length : int
+        ``L >= max(1, n - 1)``.
+    learning_error : float
+        ``lambda in [0, 1)``.
+    temperature : float
+        ``tau > 0``.
+
+    Returns
+    -------
+    float
+        ``SER(p) in [0, 1]``; 0 when ``lambda = 0`` (``tau`` keeps the support).
+
+    Raises
+    ------
+    TypeError
+        If ``language`` is not an :class:`NGramLanguage` or an argument has the wrong
+        type.
+    ValueError
+        If ``length < max(1, n - 1)``, ``lambda`` lies outside ``[0, 1)`` or ``tau <= 0``.
+
+    Notes
+    -----
+    On ``W(V, m)``: ``SER = 1 - (1 - lambda (V - m)/V)^(L-1)`` (THEORY C3), so
+    ``SER <= delta`` needs ``lambda = O(delta / L)``: with one token per step
+    only the learning error remains (Feng et al. 2025, arXiv:2502.09622), but
+    it must shrink with ``L``.  :func:`~ngramsim.metrics.sample_report` uses
+    this as the ``ar`` baseline.
+
+    Examples
+    --------
+    >>> from ngramsim import ser_autoregressive, window_language
+    >>> lang = window_language(8, 2)
+    >>> round(ser_autoregressive(lang, 10, learning_error=0.1), 12), round(1 - (1 - 0.1 * 6 / 8) ** 9, 12)
+    (0.504235306568, 0.504235306568)
+    >>> ser_autoregressive(lang, 10, temperature=0.5)
+    0.0
+    """
     length = _check(language, length)
     P, _, mu, m = chain_arrays(language)
     V = language.vocab_size
