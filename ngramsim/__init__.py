@@ -34,7 +34,8 @@ from ngramsim.information import (
     total_correlation,
 )
 from ngramsim.marginals import ExactOracle, conditional_marginals
-from ngramsim.metrics import sample_report, summarize_samples, wilson_interval
+from ngramsim.metrics import summarize_samples, wilson_interval
+from ngramsim.reports import sample_report
 from ngramsim.provenance import provenance
 from ngramsim.sampler import MDMSamples, sample_mdm
 from ngramsim.schedules import Schedule, parse_schedule

@@ -19,8 +19,7 @@ from ngramsim._version import __version__
 from ngramsim.families import cycle_language, dirichlet_language, uniform_language, window_language
 from ngramsim.exact import exact_law
 from ngramsim.io import check_output_path, read_language, write_language, write_npy_atomic
-from ngramsim.metrics import sample_report
-from ngramsim.reports import exact_report, information_summary, language_info
+from ngramsim.reports import exact_report, information_summary, language_info, sample_report
 from ngramsim.sampler import sample_mdm
 from ngramsim.schedules import SCHEDULE_GRAMMAR
 

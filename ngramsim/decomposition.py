@@ -26,7 +26,7 @@ from ngramsim._kernels.forward_backward import chain_trusted, conditional_margin
 from ngramsim._kernels.reverse import theta_row
 from ngramsim._kernels.rng import draw_keys, draw_stream
 from ngramsim._kernels.steps import assign_steps
-from ngramsim._validation import as_generator, check_int
+from ngramsim._validation import as_generator, check_int, check_language
 from ngramsim.information import phi_curve
 from ngramsim.marginals import chain_arrays
 from ngramsim._model import adaptive_choice, check_model_params
@@ -192,8 +192,7 @@ def expected_kl(language: NGramLanguage, length, schedule, **phi_kwargs) -> dict
     >>> round(one, 9) == round(total_correlation(lang, 6).value, 9), expected_kl(lang, 6, "uniform:6")["kl_expected"]
     (True, 0.0)
     """
-    if not isinstance(language, NGramLanguage):
-        raise TypeError(f"language must be an NGramLanguage, got {type(language).__name__}")
+    check_language(language)
     length = language.check_length(length)
     resolved = parse_schedule(schedule).resolve(length)
     phi, phi_stderr, method = phi_curve(language, length, **phi_kwargs)
@@ -284,8 +283,7 @@ def estimate_b1(language: NGramLanguage, length, schedule, num_samples, *, rng, 
     >>> bool(abs(mc["kl_expected"] - exact) < 4 * mc["kl_expected_stderr"])
     True
     """
-    if not isinstance(language, NGramLanguage):
-        raise TypeError(f"language must be an NGramLanguage, got {type(language).__name__}")
+    check_language(language)
     length = language.check_length(length)
     resolved = parse_schedule(schedule).resolve(length)
     num_samples = check_int(num_samples, "num_samples", minimum=2)

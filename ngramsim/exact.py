@@ -31,6 +31,7 @@ from ngramsim._kernels import exact as _k
 from ngramsim._enumeration import all_sequences
 from ngramsim._model import check_model_params, oracle_rows
 from ngramsim.schedules import BERNOULLI, parse_schedule
+from ngramsim._validation import check_language
 from ngramsim.sources import NGramLanguage
 
 __all__ = ["EXACT_STATE_LIMIT", "ExactResult", "exact_law", "all_sequences", "check_exact_size"]
@@ -226,8 +227,7 @@ def exact_law(language: NGramLanguage, length, schedule, *, learning_error=0.0, 
     >>> round(r.kl - r.kl_expected, 12) <= 0, round(sum(s["tc"] for s in r.steps) - r.kl_expected, 12)
     (True, 0.0)
     """
-    if not isinstance(language, NGramLanguage):
-        raise TypeError(f"language must be an NGramLanguage, got {type(language).__name__}")
+    check_language(language)
     length = language.check_length(length)
     parsed = parse_schedule(schedule)
     resolved = parsed.resolve(length)

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ngramsim._json import dumps_strict
+from ngramsim._validation import check_language
 from ngramsim.sources import NGramLanguage
 
 __all__ = [
@@ -412,6 +413,5 @@ def write_language(language: NGramLanguage, path) -> None:
     >>> data["format"], data["transitions"][0]
     ('ngramsim.language/1', [0.0, 1.0, 0.0])
     """
-    if not isinstance(language, NGramLanguage):
-        raise TypeError(f"language must be an NGramLanguage, got {type(language).__name__}")
+    check_language(language)
     write_text_atomic(path, dumps_strict(language_to_dict(language), indent=1) + "\n")

@@ -11,6 +11,7 @@ import functools
 import numpy as np
 
 from ngramsim._kernels.forward_backward import chain_trusted, conditional_marginals_log, conditional_marginals_scaled
+from ngramsim._validation import check_language
 from ngramsim.sources import NGramLanguage
 
 __all__ = ["conditional_marginals", "chain_arrays", "ExactOracle"]
@@ -36,8 +37,7 @@ def chain_arrays(language: NGramLanguage):
     An order-1 language is presented as the order-2 language with every row
     equal to ``P[0]`` and ``mu = P[0]``: the same law ``q``.
     """
-    if not isinstance(language, NGramLanguage):
-        raise TypeError(f"language must be an NGramLanguage, got {type(language).__name__}")
+    check_language(language)
     return _chain_arrays_cached(language)
 
 
@@ -171,8 +171,7 @@ class ExactOracle:
     """
 
     def __init__(self, language: NGramLanguage):
-        if not isinstance(language, NGramLanguage):
-            raise TypeError(f"language must be an NGramLanguage, got {type(language).__name__}")
+        check_language(language)
         self.language = language
 
     def __call__(self, tokens, revealed):

@@ -13,13 +13,12 @@ import math
 
 import numpy as np
 
+from ngramsim._validation import check_language
 from ngramsim.measure import Measure
-from ngramsim.provenance import provenance
 from ngramsim.sampler import MDMSamples
 from ngramsim.sources import NGramLanguage
-from ngramsim.transfer import ser_autoregressive
 
-__all__ = ["wilson_interval", "summarize_samples", "sample_report"]
+__all__ = ["wilson_interval", "summarize_samples"]
 
 _Z95 = 1.959963984540054
 
@@ -138,8 +137,7 @@ def summarize_samples(language: NGramLanguage, result: MDMSamples) -> dict:
     >>> ar["ser"], round(ar["gen_log_ppl"], 6)  # H(q)/L = (log 4 + 5 log 2) / 6
     (0.0, 0.808672)
     """
-    if not isinstance(language, NGramLanguage):
-        raise TypeError(f"language must be an NGramLanguage, got {type(language).__name__}")
+    check_language(language)
     if not isinstance(result, MDMSamples):
         raise TypeError(f"result must be MDMSamples, got {type(result).__name__}")
     M, L = result.samples.shape
@@ -171,51 +169,3 @@ def summarize_samples(language: NGramLanguage, result: MDMSamples) -> dict:
         "learning_error": result.learning_error,
         "temperature": result.temperature,
     }
-
-
-def sample_report(language: NGramLanguage, result: MDMSamples) -> dict:
-    """:func:`summarize_samples` plus the ``ar`` baseline and SPEC §3 provenance (what ``ngramsim sample --json`` prints).
-
-    The baseline is exact: ``ar_nfe = L`` and ``ar_ser``, the SER of one token per
-    step left to right with the same learning error and temperature (transfer matrix).
-
-    Every quality figure thus comes with its cost beside the cost of an
-    autoregressive model (SPEC §2: one NFE per step; Feng et al. 2025,
-    arXiv:2502.09622, on the efficiency of fewer steps).
-
-    Parameters
-    ----------
-    language : NGramLanguage
-    result : MDMSamples
-
-    Returns
-    -------
-    dict
-        The keys of :func:`summarize_samples`, plus ``ar_nfe``, ``ar_ser``
-        (:func:`~ngramsim.structured.ser_autoregressive`), ``kernel`` and the provenance
-        keys ``version``, ``language_name``, ``language_sha256``, ``seed``, ``schedule``.
-
-    Raises
-    ------
-    TypeError
-        If ``language`` is not an :class:`NGramLanguage` or ``result`` not
-        :class:`MDMSamples`.
-
-    Examples
-    --------
-    >>> from ngramsim import sample_mdm, sample_report, window_language
-    >>> lang = window_language(4, 2)
-    >>> report = sample_report(lang, sample_mdm(lang, 6, "uniform:2", 100, rng=0, learning_error=0.1))
-    >>> report["nfe_max"], report["ar_nfe"], report["seed"], report["schedule"]
-    (2, 6, 0, 'uniform:2')
-    >>> round(report["ar_ser"], 6)  # 1 - (1 - 0.1 * 2/4)^5
-    0.226219
-    """
-    summary = summarize_samples(language, result)
-    summary["ar_nfe"] = result.length
-    summary["ar_ser"] = ser_autoregressive(
-        language, result.length, learning_error=result.learning_error, temperature=result.temperature
-    )
-    summary["kernel"] = result.kernel
-    summary.update(provenance(language, seed=result.seed, schedule=result.schedule))
-    return summary

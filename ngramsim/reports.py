@@ -2,7 +2,7 @@
 
 ``ngramsim info`` (:func:`language_info`, plus :func:`information_summary` with
 ``--length``), ``ngramsim exact --json`` (:func:`exact_report`) and ``ngramsim sample
---json`` (:func:`ngramsim.metrics.sample_report`).  Keys are listed in docs/formats.md;
+--json`` (:func:`sample_report`).  Keys are listed in docs/formats.md;
 every report carries the provenance keys (version, language name and SHA-256, seed,
 schedule where they apply).
 """
@@ -12,10 +12,13 @@ from __future__ import annotations
 from ngramsim._validation import check_language
 from ngramsim.exact import ExactResult
 from ngramsim.information import dual_total_correlation, phi_curve, total_correlation
+from ngramsim.metrics import summarize_samples
 from ngramsim.provenance import provenance
+from ngramsim.sampler import MDMSamples
 from ngramsim.sources import NGramLanguage
+from ngramsim.transfer import ser_autoregressive
 
-__all__ = ["language_info", "information_summary", "exact_report"]
+__all__ = ["language_info", "information_summary", "exact_report", "sample_report"]
 
 
 def language_info(language: NGramLanguage) -> dict:
@@ -104,3 +107,51 @@ def exact_report(language: NGramLanguage, result: ExactResult, *, distribution: 
     if distribution:
         report["distribution"] = result.distribution
     return report
+
+
+def sample_report(language: NGramLanguage, result: MDMSamples) -> dict:
+    """:func:`summarize_samples` plus the ``ar`` baseline and SPEC §3 provenance (what ``ngramsim sample --json`` prints).
+
+    The baseline is exact: ``ar_nfe = L`` and ``ar_ser``, the SER of one token per
+    step left to right with the same learning error and temperature (transfer matrix).
+
+    Every quality figure thus comes with its cost beside the cost of an
+    autoregressive model (SPEC §2: one NFE per step; Feng et al. 2025,
+    arXiv:2502.09622, on the efficiency of fewer steps).
+
+    Parameters
+    ----------
+    language : NGramLanguage
+    result : MDMSamples
+
+    Returns
+    -------
+    dict
+        The keys of :func:`summarize_samples`, plus ``ar_nfe``, ``ar_ser``
+        (:func:`~ngramsim.transfer.ser_autoregressive`), ``kernel`` and the provenance
+        keys ``version``, ``language_name``, ``language_sha256``, ``seed``, ``schedule``.
+
+    Raises
+    ------
+    TypeError
+        If ``language`` is not an :class:`NGramLanguage` or ``result`` not
+        :class:`MDMSamples`.
+
+    Examples
+    --------
+    >>> from ngramsim import sample_mdm, sample_report, window_language
+    >>> lang = window_language(4, 2)
+    >>> report = sample_report(lang, sample_mdm(lang, 6, "uniform:2", 100, rng=0, learning_error=0.1))
+    >>> report["nfe_max"], report["ar_nfe"], report["seed"], report["schedule"]
+    (2, 6, 0, 'uniform:2')
+    >>> round(report["ar_ser"], 6)  # 1 - (1 - 0.1 * 2/4)^5
+    0.226219
+    """
+    summary = summarize_samples(language, result)
+    summary["ar_nfe"] = result.length
+    summary["ar_ser"] = ser_autoregressive(
+        language, result.length, learning_error=result.learning_error, temperature=result.temperature
+    )
+    summary["kernel"] = result.kernel
+    summary.update(provenance(language, seed=result.seed, schedule=result.schedule))
+    return summary

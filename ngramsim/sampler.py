@@ -38,7 +38,7 @@ from ngramsim._kernels.rng import draw_keys, draw_stream
 from ngramsim._kernels.steps import assign_steps, occupied_steps
 from ngramsim._progress import progress_bar
 from ngramsim._model import adaptive_choice, check_model_params, oracle_rows
-from ngramsim._validation import as_generator, check_int, check_sample_size
+from ngramsim._validation import as_generator, check_int, check_language, check_sample_size
 from ngramsim.marginals import chain_arrays, conditional_marginals
 from ngramsim.schedules import parse_schedule
 from ngramsim.sources import NGramLanguage
@@ -274,8 +274,7 @@ def sample_mdm(
     >>> {s: round(float(1 - lang.is_valid(o.samples).mean()), 1) for s, o in short.items()}
     {'uniform:4': 0.9, 'stride:7': 0.0, 'ar': 0.0}
     """
-    if not isinstance(language, NGramLanguage):
-        raise TypeError(f"language must be an NGramLanguage, got {type(language).__name__}")
+    check_language(language)
     length = language.check_length(length)
     parsed = parse_schedule(schedule)
     resolved = parsed.resolve(length)

@@ -167,7 +167,7 @@ def ser_autoregressive(language: NGramLanguage, length, *, learning_error=0.0, t
     On ``W(V, m)``: ``SER = 1 - (1 - lambda (V - m)/V)^(L-1)`` (THEORY C3), so
     ``SER <= delta`` needs ``lambda = O(delta / L)``: with one token per step
     only the learning error remains (Feng et al. 2025, arXiv:2502.09622), but
-    it must shrink with ``L``.  :func:`~ngramsim.metrics.sample_report` uses
+    it must shrink with ``L``.  :func:`~ngramsim.reports.sample_report` uses
     this as the ``ar`` baseline.
 
     Examples

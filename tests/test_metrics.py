@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from ngramsim import sample_mdm, window_language
-from ngramsim.metrics import sample_report, summarize_samples, wilson_interval
+from ngramsim.metrics import summarize_samples, wilson_interval
+from ngramsim.reports import sample_report
 
 
 @given(st.integers(1, 500).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))))
