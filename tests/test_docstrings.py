@@ -26,11 +26,7 @@ import ngramsim
 PUBLIC = [name for name in ngramsim.__all__ if name != "__version__"]
 
 # Exempt from the section checks (b), not from running their examples (a).
-SECTION_ALLOW_LIST = {
-    # ngramsim/sources.py is being refactored on another branch; NGramLanguage's docstrings
-    # are completed there and the name leaves this list once that work is merged.
-    "NGramLanguage",
-}
+SECTION_ALLOW_LIST: set[str] = set()
 
 # numpy's defaults, pinned: another test may have changed the global print options.
 PRINT_OPTIONS = {
