@@ -1,4 +1,4 @@
-r"""Exact n-gram Markov sources (SPEC §1).
+r"""Exact n-gram Markov sources (docs/notation.md, docs/formats.md).
 
 A language is ``(V, n, P, mu)``: ``P`` has shape ``(V^{n-1}, V)`` and gives
 ``P(x_i | c_i)`` for the context ``c_i = (x_{i-n+1}, ..., x_{i-1})`` indexed in
