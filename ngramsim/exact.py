@@ -30,7 +30,7 @@ import numpy as np
 from ngramsim._kernels import exact as _k
 from ngramsim._enumeration import all_sequences
 from ngramsim._model import check_model_params, oracle_rows
-from ngramsim.schedules import BERNOULLI, parse_schedule
+from ngramsim.schedules import BERNOULLI, LOWCONF, parse_schedule
 from ngramsim._validation import check_language
 from ngramsim.sources import NGramLanguage
 
@@ -254,7 +254,12 @@ def exact_law(language: NGramLanguage, length, schedule, *, learning_error=0.0, 
                    V, length, law, stats)
     tc = np.zeros(resolved.num_steps)
     lk = np.zeros(resolved.num_steps)
-    if resolved.is_adaptive:
+    if kind == LOWCONF:
+        # Kept tokens are chosen after they are drawn, so they are not draws from q(.|x_R): the B1
+        # decomposition does not apply (its terms are reported as nan).
+        tc[:] = np.nan
+        lk[:] = np.nan
+    elif resolved.is_adaptive:
         used = _k.b1_adaptive((kind, resolved.sizes, resolved.gamma, resolved.num_steps), model, V, length, tc, lk)
         tc, lk = tc[:used], lk[:used]  # eb/esum: steps up to the longest run on x ~ q
     else:

@@ -27,15 +27,15 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from ngramsim._kernels.adaptive import truncation_eta
+from ngramsim._kernels.adaptive import select, truncation_eta
 from ngramsim._kernels.adaptive_local2 import debug_local2, truncation
 from ngramsim._kernels import mdm as _k
 from ngramsim._kernels.chain import propagate_context_laws
 from ngramsim._kernels.forward_backward import TRUST, chain_trusted
 from ngramsim._kernels.powers import mixing_profile, power_tables, truncation_distance
-from ngramsim._kernels.reverse import draw_uniform, draw_weights, kl_weights, theta_row
-from ngramsim._kernels.rng import draw_keys, draw_stream
-from ngramsim._kernels.steps import assign_steps, occupied_steps
+from ngramsim._kernels.reverse import draw_uniform, draw_weights, kl_weights, theta_row, theta_rows
+from ngramsim._kernels.rng import draw_keys, draw_stream, redraw_counter, uniform
+from ngramsim._kernels.steps import LOWCONF, TOPK, assign_steps, occupied_steps
 from ngramsim._progress import progress_bar
 from ngramsim._model import adaptive_choice, check_model_params, oracle_rows
 from ngramsim._validation import as_generator, check_int, check_language, check_sample_size
@@ -294,7 +294,14 @@ def sample_mdm(
     per_step = np.zeros((num_samples, 2, width), dtype=np.int64)
     fallback = np.zeros(num_samples, dtype=bool)
     stats = np.zeros((num_samples, 3))
-    if oracle is None:
+    if resolved.kind == LOWCONF:
+        kernel, batch = "lowconf", 1
+
+        def run(keys, outputs):
+            out, nfe, per_step, fallback, stats = outputs
+            nfe[0], fallback[0] = _run_lowconf(language, resolved, keys[0], (lam, tau, oracle),
+                                               (out[0], per_step[0], stats[0]))
+    elif oracle is None:
         run, kernel = _exact_runner(language, resolved, lam, tau, method)
         batch = max(1, BATCH_TOKENS // length)
     else:
@@ -531,3 +538,50 @@ def _run_oracle(language, resolved, key, model, outputs):
         num_steps = resolved.num_steps
     x_out[:] = x
     return num_steps, failed
+
+
+def _run_lowconf(language, resolved, key, model, outputs):
+    """One sequence of low-confidence remasking (``lowconf:N``), in Python over per-step kernels.
+
+    At step ``t`` every masked position ``i`` draws ``y_i`` from ``p_theta(. | x_R)`` (exact rows, or
+    the oracle's) with the uniform ``redraw_counter(L, t, i)``; the ``s_t`` positions with the
+    largest ``p_theta(y_i)`` keep their draw (ties broken as for ``topk``, at ``tie_counter(L, t, j)``);
+    the others are remasked.  ``model = (lam, tau, oracle or None)``; ``outputs = (x, per_step,
+    stats)``; returns ``(nfe, fallback)``.  Once ``q(x_R) = 0`` every row is uniform (the fallback).
+    """
+    lam, tau, oracle = model
+    x_out, per_step, stats = outputs
+    L, V = resolved.length, language.vocab_size
+    x = np.full(L, -1, dtype=np.int64)
+    failed = False
+    ideal = oracle is None and lam == 0.0 and tau == 1.0
+    out = np.empty(L, dtype=np.int64)
+    for t in range(1, resolved.num_steps + 1):
+        masked = np.flatnonzero(x < 0).astype(np.int64)
+        if failed:
+            theta = np.full((len(masked), V), 1.0 / V)
+        else:
+            exact, _ = conditional_marginals(language, np.maximum(x, 0), x >= 0)
+            base = exact[masked] if oracle is None else oracle_rows(oracle, x, masked, V, t)[masked]
+            theta = theta_rows(np.ascontiguousarray(base), lam, tau, np.empty((len(masked), V)))
+        drawn = np.empty(len(masked), dtype=np.int64)
+        for j, i in enumerate(masked):
+            drawn[j] = draw_weights(theta[j], theta[j].sum(), uniform(key, redraw_counter(L, t, i)))
+        keys = -theta[np.arange(len(masked)), drawn]  # ascending keys: most confident first
+        size = int(resolved.sizes[t - 1])
+        count = select(TOPK, keys, masked, size, 0.0, (key, L, t), out)
+        slot = {int(i): j for j, i in enumerate(masked)}
+        for i in out[:count]:
+            j = slot[int(i)]
+            x[i] = drawn[j]
+            if not failed:
+                kl = 0.0 if ideal else kl_weights(exact[i], 1.0, theta[j])
+                stats[0] += kl
+                stats[1] += 1.0
+                stats[2] = max(stats[2], kl)
+        per_step[0, t - 1] = count
+        per_step[1, t - 1] = t
+        if not failed:
+            failed = conditional_marginals(language, np.maximum(x, 0), x >= 0)[1] == -np.inf
+    x_out[:] = x
+    return resolved.num_steps, failed

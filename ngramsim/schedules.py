@@ -17,6 +17,11 @@ Four kinds:
    {1, s+1, ...}, ..., {s-1, 2s-1, ...})`` (THEORY C2', ``min(s, L)`` steps).
 4. *Adaptive*: ``topk:N``, ``margin:N``, ``eb:gamma``, ``esum:gamma``, scored on
    the model's predictive marginals, ties (within 1e-12) broken uniformly at random.
+5. *Low-confidence remasking* (LLaDA's decoder): ``lowconf:N`` draws every masked
+   position from ``p_theta`` at each step and keeps the ``s_t`` (``uniform:N``'s sizes)
+   whose drawn token has the highest probability (ties within 1e-12 uniformly at
+   random); the other draws are discarded (remasked).  Unlike ``topk``, the ranking
+   is by the probability of the *drawn* token, so what is kept depends on the draws.
 
 A :class:`Schedule` is length-free; :meth:`Schedule.resolve` checks it
 against a length ``L`` and returns the arrays the kernels use.
@@ -29,7 +34,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ngramsim._kernels.steps import BERNOULLI, COUNTS, EB, ESUM, MARGIN, ORDER, TOPK, alias_table  # kind codes
+from ngramsim._kernels.steps import (  # kind codes
+    BERNOULLI,
+    COUNTS,
+    EB,
+    ESUM,
+    LOWCONF,
+    MARGIN,
+    ORDER,
+    TOPK,
+    alias_table,
+)
 from ngramsim._validation import check_int
 
 __all__ = [
@@ -44,7 +59,7 @@ __all__ = [
 
 SCHEDULE_GRAMMAR = (
     "ar, linear:N, cosine:N, poly:N:p, counts:s1,s2,..., uniform:N, grow:N, shrink:N, "
-    "order:0,3;1,2;4, stride:s, topk:N, margin:N, eb:gamma, esum:gamma"
+    "order:0,3;1,2;4, stride:s, topk:N, margin:N, eb:gamma, esum:gamma, lowconf:N"
 )
 
 ADAPTIVE_RULES = {"topk": TOPK, "margin": MARGIN, "eb": EB, "esum": ESUM}
@@ -441,7 +456,7 @@ class Schedule:
             step_of = np.zeros(L, dtype=np.int64)
             step_of[positions] = steps
             return ResolvedSchedule(ORDER, len(partition), L, step_of=step_of)
-        if self.kind in (TOPK, MARGIN):
+        if self.kind in (TOPK, MARGIN, LOWCONF):
             if self.num_steps > L:
                 raise ValueError(f"schedule {self.spec!r}: needs N <= length={L}, got N={self.num_steps}")
             return ResolvedSchedule(self.kind, self.num_steps, L, sizes=uniform_sizes(L, self.num_steps))
@@ -574,6 +589,9 @@ def parse_schedule(spec) -> Schedule:
     if head in ("topk", "margin") and rest:
         N = _steps(rest, spec)
         return Schedule(spec=f"{head}:{N}", kind=ADAPTIVE_RULES[head], num_steps=N)
+    if head == "lowconf" and rest:
+        N = _steps(rest, spec)
+        return Schedule(spec=f"lowconf:{N}", kind=LOWCONF, num_steps=N)
     if head in ("eb", "esum") and rest:
         try:
             gamma = float(rest)

@@ -16,7 +16,7 @@ import numpy as np
 
 from ngramsim._kernels.adaptive import score_key, select_sets
 from ngramsim._kernels.reverse import kl_weights, theta_row
-from ngramsim._kernels.steps import BERNOULLI, COUNTS, MARGIN, ORDER, TOPK, next_combination
+from ngramsim._kernels.steps import BERNOULLI, COUNTS, LOWCONF, MARGIN, ORDER, TOPK, next_combination
 
 
 
@@ -202,6 +202,44 @@ def _scratch(V, L):
 
 
 @numba.njit(cache=True)
+def _lowconf_outcomes(mass, state, size, valid, work, rows, V, nxt, stats):
+    """Low-confidence remasking from ``state``: every masked position draws ``y_i ~ p_theta``, and
+    the ``size`` with the largest ``p_theta(y_i)`` keep their draw (tied sets equally likely).
+
+    ``work = (masked, k, keys, drawn, w)`` (scratch and place values), ``rows = (q_rows, p_rows, kls)``.
+    Spreads ``mass`` over the successor states in ``nxt``; learning-KL mass into ``stats``.
+    """
+    masked, k, keys, drawn, w = work
+    p_rows = rows[1]
+    kls = rows[2]
+    total = V**k
+    for code in range(total):
+        rest = code
+        p_draw = 1.0
+        for j in range(k):
+            v = rest % V
+            rest //= V
+            i = masked[j]
+            drawn[i] = v
+            p_draw *= p_rows[i, v]
+            keys[j] = -p_rows[i, v]  # ascending keys: most confident first
+        if p_draw == 0.0:
+            continue
+        sets, count, num_sets = select_sets(TOPK, keys[:k], masked[:k], size, 0.0)
+        share = mass * p_draw / num_sets
+        for e in range(num_sets):
+            target = state
+            for j in range(count):
+                i = sets[e, j]
+                target += (drawn[i] + 1) * w[i]
+                if valid:
+                    stats[0] += share * kls[i]
+                    stats[1] += share
+                    stats[2] = max(stats[2], kls[i])
+            nxt[target] += share
+
+
+@numba.njit(cache=True)
 def sampler_law(schedule, model, V, L, law, stats):
     """The sampler's exact law over ``V^L`` (into ``law``) by forward DP over partial states.
 
@@ -219,6 +257,7 @@ def sampler_law(schedule, model, V, L, law, stats):
     cur, digits, masked, chosen, q_rows, p_rows, kls, keys = _scratch(V, L)
     rows = (q_rows, p_rows, kls)
     comb = np.empty(L, dtype=np.int64)
+    drawn = np.empty(L, dtype=np.int64)
     stats[:] = 0.0
     for t in range(num_steps):
         if kind == BERNOULLI and hazards[t] == 0.0:
@@ -273,6 +312,8 @@ def sampler_law(schedule, model, V, L, law, stats):
                         stats[1] += mass
                         stats[2] = max(stats[2], kls[chosen[j]])
                 _spread_values(mass, state, chosen, s, p_rows, w, V, nxt)
+            elif kind == LOWCONF:
+                _lowconf_outcomes(mass, state, sizes[t], valid, (masked, k, keys, drawn, w), rows, V, nxt, stats)
             else:
                 sets, count, num_sets = _adaptive_sets(kind, sizes, t, gamma, p_rows, masked, k, keys)
                 share = mass / num_sets

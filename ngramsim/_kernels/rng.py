@@ -161,6 +161,13 @@ def tie_counter(length, step, j):
     return step * length + j
 
 
+@numba.njit(cache=True, inline="always")
+def redraw_counter(length, step, i):
+    """The block of position ``i``'s draw at step ``step >= 1`` of a sampler that redraws masked
+    positions (``lowconf``): after every tie-breaking block (steps ``<= length``), never shared."""
+    return tie_counter(length, length + 1 + step, i)
+
+
 def draw_keys(gen: np.random.Generator, num_samples: int) -> np.ndarray:
     """One 64-bit stream key per sequence (sequence ``s`` gets the same key whatever ``num_samples``)."""
     return gen.integers(0, 2**64, size=num_samples, dtype=np.uint64, endpoint=False)

@@ -6,6 +6,8 @@ import numpy as np
 # Schedule kind codes, the one definition (the public ``ngramsim.schedules`` re-exports them):
 # non-adaptive kinds (this module), then the adaptive rules (:mod:`.adaptive`).
 BERNOULLI, COUNTS, ORDER, TOPK, MARGIN, EB, ESUM = range(7)
+# LLaDA's low-confidence remasking: every masked position is drawn, the most confident are kept.
+LOWCONF = 7
 
 
 @numba.njit(cache=True)
