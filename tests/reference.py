@@ -188,7 +188,7 @@ def parse_reference_schedule(spec, length, alpha=None, num_steps=None):
         return "bernoulli", [a(1 - t / N) for t in range(N + 1)]
     if head == "counts":
         return "counts", [int(s) for s in rest.split(",")]
-    if head in ("uniform", "topk", "margin", "lowconf"):
+    if head in ("uniform", "topk", "margin", "lowconf", "random"):
         N = int(rest)
         sizes = [length // N + (1 if t < length % N else 0) for t in range(N)]
         return ("counts" if head == "uniform" else head), sizes
@@ -263,7 +263,7 @@ def exact_mdm_law(language, length, spec, *, learning_error=0.0, temperature=1.0
     if kind == "bernoulli":
         alphas = [0.0] + list(data[1:-1]) + [1.0]
         num = len(alphas) - 1
-    elif kind in ("counts", "order", "topk", "margin", "lowconf"):
+    elif kind in ("counts", "order", "topk", "margin", "lowconf", "random"):
         num = len(data)
     else:
         num = length
@@ -300,6 +300,21 @@ def exact_mdm_law(language, length, spec, *, learning_error=0.0, temperature=1.0
                 rows[i] = _theta(r, learning_error, temperature)
             else:
                 rows[i] = np.full(V, 1.0 / V)
+        if kind == "random":
+            # LLaDA's random remasking: draw every masked position, keep a uniformly random
+            # data[t]-subset of the draws, remask the rest.
+            size = data[t]
+            subsets = list(itertools.combinations(masked, size))
+            for drawn in itertools.product(range(V), repeat=len(masked)):
+                p_draw = float(np.prod([rows[i][v] for i, v in zip(masked, drawn)]))
+                if p_draw == 0:
+                    continue
+                for c in subsets:
+                    nxt = list(state)
+                    for i in c:
+                        nxt[i] = drawn[masked.index(i)]
+                    recurse(tuple(nxt), t + 1, prob * p_draw / len(subsets))
+            return
         if kind == "lowconf":
             # Draw every masked position; keep data[t] of them, a uniformly random set among those
             # no left-out position beats by more than the tie tolerance in p(drawn token).

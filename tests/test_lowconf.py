@@ -79,3 +79,15 @@ def test_cli_exact_and_sample_accept_lowconf(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["kernel"] == "lowconf"
     assert main(["sample", "--language", str(path), "--length", "4", "--schedule", "lowconf:9", "--num-samples", "2",
                  "--seed", "0"]) == 2
+
+
+@pytest.mark.parametrize("name, lam, tau", [(name, *model) for name in LANGUAGES for model in MODELS])
+def test_random_remasking_has_the_law_of_uniform_steps(name, lam, tau):
+    # LLaDA's random remasking draws every masked position and keeps a uniformly random s_t-subset.
+    # Given x_R the draws are independent of each other and of the subset, so the kept tokens are
+    # draws from q(.|x_R) at a uniformly random subset: exactly uniform:N (no new schedule needed).
+    language, L = LANGUAGES[name]
+    for N in (1, 2):  # (N = L is as well defined, but its brute force is slow)
+        remasking, _ = reference.exact_mdm_law(language, L, f"random:{N}", learning_error=lam, temperature=tau)
+        uniform = exact_law(language, L, f"uniform:{N}", learning_error=lam, temperature=tau).distribution
+        np.testing.assert_allclose(uniform, remasking, rtol=0, atol=1e-12)
