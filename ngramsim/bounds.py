@@ -1,4 +1,4 @@
-r"""The inequalities of THEORY.md, computed: one public function per statement.
+r"""The inequalities of the theory (docs/theory.md), computed: one public function per statement.
 
 Each docstring gives the inequality, its source, its conditions (learning error
 ``lambda``, temperature ``tau``, schedule class) and whether each constant is

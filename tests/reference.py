@@ -300,24 +300,10 @@ def exact_mdm_law(language, length, spec, *, learning_error=0.0, temperature=1.0
                 rows[i] = _theta(r, learning_error, temperature)
             else:
                 rows[i] = np.full(V, 1.0 / V)
-        if kind == "random":
-            # LLaDA's random remasking: draw every masked position, keep a uniformly random
-            # data[t]-subset of the draws, remask the rest.
-            size = data[t]
-            subsets = list(itertools.combinations(masked, size))
-            for drawn in itertools.product(range(V), repeat=len(masked)):
-                p_draw = float(np.prod([rows[i][v] for i, v in zip(masked, drawn)]))
-                if p_draw == 0:
-                    continue
-                for c in subsets:
-                    nxt = list(state)
-                    for i in c:
-                        nxt[i] = drawn[masked.index(i)]
-                    recurse(tuple(nxt), t + 1, prob * p_draw / len(subsets))
-            return
-        if kind == "lowconf":
-            # Draw every masked position; keep data[t] of them, a uniformly random set among those
-            # no left-out position beats by more than the tie tolerance in p(drawn token).
+        if kind in ("random", "lowconf"):
+            # Draw every masked position, keep data[t] of the draws, remask the rest.  random: a
+            # uniformly random subset; lowconf: uniformly among the subsets that no left-out
+            # position beats by more than the tie tolerance in p(drawn token).
             size = data[t]
             for drawn in itertools.product(range(V), repeat=len(masked)):
                 p_draw = float(np.prod([rows[i][v] for i, v in zip(masked, drawn)]))
@@ -325,7 +311,7 @@ def exact_mdm_law(language, length, spec, *, learning_error=0.0, temperature=1.0
                     continue
                 conf = {i: rows[i][v] for i, v in zip(masked, drawn)}
                 sets = [c for c in itertools.combinations(masked, size)
-                        if all(conf[i] >= conf[j] - 1e-12 for i in c for j in masked if j not in c)]
+                        if kind == "random" or all(conf[i] >= conf[j] - 1e-12 for i in c for j in masked if j not in c)]
                 for c in sets:
                     nxt = list(state)
                     for i in c:

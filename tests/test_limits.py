@@ -167,31 +167,57 @@ def test_batching_changes_no_sample(monkeypatch):
             np.testing.assert_array_equal(getattr(whole, field), getattr(parts, field))
 
 
-def _run_on_terminal(argv, seconds=TIMEOUT):
-    """Run the CLI with stderr on a pseudo-terminal; return (exit status, what the terminal showed)."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-           "COLUMNS": "120"}
-    leader, follower = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "ngramsim", *map(str, argv)], stdout=subprocess.DEVNULL,
-                            stderr=follower, env=env, cwd=ROOT)
-    os.close(follower)
-    shown = b""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([leader], [], [], 0.1)
-        if ready:
+class _Terminal:
+    """The CLI run with stderr on a pseudo-terminal (sized 120 x 24), stdout on a pipe."""
+
+    def __init__(self, argv):
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+               "COLUMNS": "120", "LINES": "24"}
+        self.leader, follower = pty.openpty()
+        self.proc = subprocess.Popen([sys.executable, "-m", "ngramsim", *map(str, argv)], stdout=subprocess.PIPE,
+                                     stderr=follower, env=env, cwd=ROOT)
+        os.close(follower)
+
+    def read(self, seconds, until=None):
+        """What the terminal shows within ``seconds``, until the child exits or ``until`` appears."""
+        shown = b""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([self.leader], [], [], 0.05)
+            if not ready:
+                if self.proc.poll() is not None:
+                    break
+                continue
             try:
-                chunk = os.read(leader, 4096)
+                chunk = os.read(self.leader, 4096)
             except OSError:  # the child closed the terminal
                 break
             if not chunk:
                 break
             shown += chunk
-        elif proc.poll() is not None:
-            break
-    code = proc.wait(timeout=max(1, deadline - time.monotonic()))
-    os.close(leader)
-    return code, shown.decode(errors="replace")
+            if until is not None and until.encode() in shown:
+                break
+        return shown.decode(errors="replace")
+
+    def finish(self):
+        """``(exit status, stdout)``."""
+        out = self.proc.stdout.read().decode()
+        return self.proc.wait(timeout=60), out
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        os.close(self.leader)
+
+
+def _run_on_terminal(argv):
+    """Run the CLI to the end with stderr on a pseudo-terminal; return (exit status, what it showed)."""
+    terminal = _Terminal(argv)
+    try:
+        shown = terminal.read(TIMEOUT)
+        return terminal.finish()[0], shown
+    finally:
+        terminal.close()
 
 
 def test_progress_is_shown_on_a_terminal_and_not_with_quiet_or_in_a_pipe(tmp_path):
@@ -211,47 +237,17 @@ def _interrupt_once_running(argv, started):
     """Run the CLI with stderr on a pseudo-terminal; once ``started`` shows there (the progress bar:
     the computation is under way, imports and compilation are over), send SIGINT.  Returns
     ``(exit status, stdout, what the terminal showed after the signal, seconds from signal to exit)``."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-           "COLUMNS": "120", "LINES": "24"}
-    leader, follower = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "ngramsim", *map(str, argv)], stdout=subprocess.PIPE,
-                            stderr=follower, env=env, cwd=ROOT)
-    os.close(follower)
-
-    def read(seconds):
-        shown = b""
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([leader], [], [], 0.05)
-            if not ready:
-                if proc.poll() is not None:
-                    break
-                continue
-            try:
-                chunk = os.read(leader, 4096)
-            except OSError:  # the child closed the terminal
-                break
-            if not chunk:
-                break
-            shown += chunk
-            if started is not None and started.encode() in shown:
-                break
-        return shown.decode(errors="replace")
-
+    terminal = _Terminal(argv)
     try:
-        before = read(TIMEOUT)
-        assert started in before and proc.poll() is None, before
+        before = terminal.read(TIMEOUT, until=started)
+        assert started in before and terminal.proc.poll() is None, before
         sent = time.monotonic()
-        proc.send_signal(signal.SIGINT)
-        started = None
-        after = read(60)
-        out = proc.stdout.read().decode()
-        code = proc.wait(timeout=60)
+        terminal.proc.send_signal(signal.SIGINT)
+        after = terminal.read(60)
+        code, out = terminal.finish()
         return code, out, after, time.monotonic() - sent
     finally:
-        if proc.poll() is None:
-            proc.kill()
-        os.close(leader)
+        terminal.close()
 
 
 def test_ctrl_c_exits_130_with_one_line(tmp_path):
