@@ -310,8 +310,7 @@ def estimate_b1(language: NGramLanguage, length, schedule, num_samples, *, rng, 
         log_ev = _state(language, x, revealed, P, succ, mu, m, rows)
         if not resolved.is_adaptive:
             draw_stream(keys[s], schedule_u, value_u)
-            assign_steps(resolved.kind, schedule_u, resolved.alias_prob, resolved.alias_index, resolved.sizes,
-                         resolved.step_of, perm, step_of)
+            assign_steps(resolved.kind, schedule_u, *resolved.kernel_schedule[1:5], resolved.block, perm, step_of)
         t = 0
         while not revealed.all():
             if resolved.is_adaptive:

@@ -250,8 +250,8 @@ def exact_law(language: NGramLanguage, length, schedule, *, learning_error=0.0, 
     law = np.zeros(V**length)
     stats = np.zeros(3)
     model = (Ev, oracle_rows, use_oracle, lam, tau)
-    _k.sampler_law((kind, hazards, resolved.sizes, resolved.step_of, resolved.gamma, resolved.num_steps), model,
-                   V, length, law, stats)
+    _k.sampler_law((kind, hazards, resolved.sizes, resolved.step_of, resolved.gamma, resolved.num_steps,
+                    resolved.bounds), model, V, length, law, stats)
     tc = np.zeros(resolved.num_steps)
     lk = np.zeros(resolved.num_steps)
     if kind == LOWCONF:
@@ -266,7 +266,8 @@ def exact_law(language: NGramLanguage, length, schedule, *, learning_error=0.0, 
         H = np.zeros(2**length)
         LK = np.zeros((2**length, length))
         _k.subset_tables(model, V, length, H, LK)
-        _k.b1_fixed(kind, resolved.weights, resolved.sizes, resolved.step_of, resolved.num_steps, H, LK, length, tc, lk)
+        _k.b1_fixed((kind, resolved.weights, resolved.sizes, resolved.step_of, resolved.bounds), resolved.num_steps,
+                    H, LK, length, tc, lk)
     # A valid sequence always has positive probability under the sampler (its own reveal order
     # draws each token from a conditional that is positive on it), so p(x) = 0 is underflow.
     _check_representable(log_q > -np.inf, np.where(law > 0, 0.0, -np.inf), "p(x)")

@@ -460,8 +460,7 @@ def _exact_runner(language, resolved, lam, tau, method):
                     kernel)
         return (lambda keys, outputs: _k.sample_adaptive_windows(keys, rule_spec, model, params, prefix, outputs),
                 kernel)
-    schedule = (resolved.kind, resolved.alias_prob, resolved.alias_index, resolved.sizes, resolved.step_of,
-                resolved.num_steps)
+    schedule = resolved.kernel_schedule
     if local2:
         return lambda keys, outputs: _k.sample_local2(keys, schedule, tables, params, outputs), kernel
     return lambda keys, outputs: _k.sample_windows(keys, schedule, model, params, prefix, outputs), kernel
@@ -531,7 +530,7 @@ def _run_oracle(language, resolved, key, model, outputs):
         order = np.empty(L, dtype=np.int64)
         counts = np.empty(per_step.shape[1], dtype=np.int64)
         ids = np.empty(per_step.shape[1], dtype=np.int64)
-        assign_steps(resolved.kind, schedule_u, resolved.alias_prob, resolved.alias_index, resolved.sizes, resolved.step_of, perm, step)
+        assign_steps(resolved.kind, schedule_u, *resolved.kernel_schedule[1:5], resolved.block, perm, step)
         num_occupied, start = occupied_steps(step, resolved.num_steps, counts, ids, order)
         for k in range(num_occupied):  # empty steps change nothing: the oracle is not called for them
             draw_step(order[start[k] : start[k + 1]], int(ids[k]))
@@ -557,7 +556,8 @@ def _run_lowconf(language, resolved, key, model, outputs):
     ideal = oracle is None and lam == 0.0 and tau == 1.0
     out = np.empty(L, dtype=np.int64)
     for t in range(1, resolved.num_steps + 1):
-        masked = np.flatnonzero(x < 0).astype(np.int64)
+        lo, hi = resolved.bounds[t - 1]  # the current block (the whole sequence without blocks)
+        masked = lo + np.flatnonzero(x[lo:hi] < 0).astype(np.int64)
         if failed:
             theta = np.full((len(masked), V), 1.0 / V)
         else:

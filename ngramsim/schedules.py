@@ -22,6 +22,13 @@ Four kinds:
    whose drawn token has the highest probability (ties within 1e-12 uniformly at
    random); the other draws are discarded (remasked).  Unlike ``topk``, the ranking
    is by the probability of the *drawn* token, so what is kept depends on the draws.
+   *Random remasking* (LLaDA's other decoder: keep a uniformly random ``s_t``-subset of the
+   draws) has exactly the law of ``uniform:N`` and is spelled ``random:N``.
+6. *Semi-autoregressive blocks* (LLaDA): ``blocks:B:uniform:N``, ``blocks:B:random:N`` and
+   ``blocks:B:lowconf:N`` cut the sequence into blocks of ``B`` positions (the last may be
+   shorter), decoded left to right; the ``N`` steps are shared out as ``uniform:N``'s sizes
+   over the ``ceil(L/B)`` blocks, and block ``b``'s ``N_b`` steps reveal its ``B_b`` positions
+   with ``uniform:N_b``'s sizes, at random positions of the block or by low confidence within it.
 
 A :class:`Schedule` is length-free; :meth:`Schedule.resolve` checks it
 against a length ``L`` and returns the arrays the kernels use.
@@ -36,6 +43,7 @@ import numpy as np
 
 from ngramsim._kernels.steps import (  # kind codes
     BERNOULLI,
+    BLOCKS,
     COUNTS,
     EB,
     ESUM,
@@ -59,8 +67,12 @@ __all__ = [
 
 SCHEDULE_GRAMMAR = (
     "ar, linear:N, cosine:N, poly:N:p, counts:s1,s2,..., uniform:N, grow:N, shrink:N, "
-    "order:0,3;1,2;4, stride:s, topk:N, margin:N, eb:gamma, esum:gamma, lowconf:N"
+    "order:0,3;1,2;4, stride:s, topk:N, margin:N, eb:gamma, esum:gamma, lowconf:N, random:N, "
+    "blocks:B:uniform:N, blocks:B:random:N, blocks:B:lowconf:N"
 )
+
+#: Inner decoders a ``blocks:B:...`` schedule accepts.
+BLOCK_INNER = ("uniform", "random", "lowconf")
 
 ADAPTIVE_RULES = {"topk": TOPK, "margin": MARGIN, "eb": EB, "esum": ESUM}
 
@@ -142,6 +154,11 @@ class ResolvedSchedule:
         1-based step of each position for explicit orders (empty otherwise).
     gamma : float
         Threshold of ``eb``/``esum``.
+    block : int
+        Block length ``B`` of ``blocks:B:...`` (0: one block, the whole sequence).
+    bounds : ndarray (N, 2)
+        For ``lowconf`` and blocks: step ``t`` reveals positions in ``[bounds[t-1, 0],
+        bounds[t-1, 1])`` (the whole sequence without blocks); empty otherwise.
     """
 
     kind: int
@@ -153,10 +170,19 @@ class ResolvedSchedule:
     sizes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     step_of: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     gamma: float = 0.0
+    block: int = 0
+    bounds: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), dtype=np.int64))
 
     @property
     def is_adaptive(self) -> bool:
         return self.kind in (TOPK, MARGIN, EB, ESUM)
+
+    @property
+    def kernel_schedule(self) -> tuple:
+        """The tuple the non-adaptive kernels take: ``(kind, alias_prob, alias_index, sizes, step_of,
+        num_steps, block)``."""
+        return (self.kind, self.alias_prob, self.alias_index, self.sizes, self.step_of, self.num_steps,
+                self.block)
 
     @property
     def hazards(self) -> np.ndarray:
@@ -191,8 +217,9 @@ class Schedule:
         Canonical schedule string (``"uniform:8"``, ``"order:0,3;1,2;4"``, ...).
     kind : int
         Kind code shared with the kernels: 0 Bernoulli, 1 counts (``counts``,
-        ``uniform``, ``grow``, ``shrink``), 2 explicit order (``order``, ``ar``,
-        ``stride``), 3 ``topk``, 4 ``margin``, 5 ``eb``, 6 ``esum``.
+        ``uniform``, ``random``, ``grow``, ``shrink``), 2 explicit order (``order``, ``ar``,
+        ``stride``), 3 ``topk``, 4 ``margin``, 5 ``eb``, 6 ``esum``, 7 ``lowconf`` (also in
+        blocks), 8 count steps in blocks.
     num_steps : int, optional
         ``N`` for Bernoulli, count and ``topk``/``margin`` schedules; ``None`` for
         explicit orders and ``eb``/``esum``, whose number of steps depends on ``L``
@@ -217,6 +244,9 @@ class Schedule:
         ``s`` of ``stride:s``: step ``j`` reveals the positions ``i`` with ``i mod s = j - 1``.
     geometric : {"grow", "shrink"}, optional
         ``grow:N`` / ``shrink:N``: geometric sizes (:func:`geometric_sizes`).
+    block : int, optional
+        ``B`` of ``blocks:B:...`` (kind 8 with a uniform/random inner decoder, kind 7 with
+        ``lowconf``).
 
     Attributes
     ----------
@@ -252,6 +282,7 @@ class Schedule:
     gamma: float = 0.0
     stride: int | None = None
     geometric: str | None = None
+    block: int | None = None
 
     @classmethod
     def bernoulli(cls, alpha, num_steps, *, name=None) -> Schedule:
@@ -456,11 +487,34 @@ class Schedule:
             step_of = np.zeros(L, dtype=np.int64)
             step_of[positions] = steps
             return ResolvedSchedule(ORDER, len(partition), L, step_of=step_of)
+        if self.block is not None:
+            return self._resolve_blocks(L)
         if self.kind in (TOPK, MARGIN, LOWCONF):
             if self.num_steps > L:
                 raise ValueError(f"schedule {self.spec!r}: needs N <= length={L}, got N={self.num_steps}")
-            return ResolvedSchedule(self.kind, self.num_steps, L, sizes=uniform_sizes(L, self.num_steps))
+            sizes = uniform_sizes(L, self.num_steps)
+            bounds = np.tile(np.array([0, L], dtype=np.int64), (self.num_steps, 1)) if self.kind == LOWCONF else None
+            return ResolvedSchedule(self.kind, self.num_steps, L, sizes=sizes,
+                                    **({} if bounds is None else {"bounds": bounds}))
         return ResolvedSchedule(self.kind, L, L, gamma=self.gamma)
+
+    def _resolve_blocks(self, L):
+        """``blocks:B:...``: ``N`` steps shared out over ``ceil(L/B)`` blocks as ``uniform:N``'s sizes."""
+        B, N = self.block, self.num_steps
+        if B > L:
+            raise ValueError(f"schedule {self.spec!r}: the block length B must be <= length={L}, got B={B}")
+        num_blocks = -(-L // B)
+        if N < num_blocks:
+            raise ValueError(
+                f"schedule {self.spec!r}: {N} steps for {num_blocks} blocks of length {B} (length={L}); "
+                f"every block needs a step, so N must be >= ceil(L/B) = {num_blocks}"
+            )
+        sizes, bounds = [], []
+        for b, steps in enumerate(uniform_sizes(N, num_blocks)):
+            lo, hi = b * B, min((b + 1) * B, L)
+            sizes.append(uniform_sizes(hi - lo, int(steps)))  # more steps than positions: empty steps
+            bounds.append(np.tile(np.array([lo, hi], dtype=np.int64), (int(steps), 1)))
+        return ResolvedSchedule(self.kind, N, L, sizes=np.concatenate(sizes), block=B, bounds=np.concatenate(bounds))
 
 
 def _steps(text, spec, name="N"):
@@ -483,13 +537,28 @@ def _positions(text, spec):
     return values
 
 
+def _parse_blocks(rest, spec) -> Schedule:
+    b_text, _, inner = rest.partition(":")
+    B = _steps(b_text, spec, name="the block length B")
+    head, _, n_text = inner.partition(":")
+    if head not in BLOCK_INNER or not n_text:
+        raise ValueError(
+            f"schedule {spec!r}: blocks:B:<inner> takes inner decoder uniform:N, random:N or lowconf:N "
+            f"(N steps in all), got {inner!r}"
+        )
+    N = _steps(n_text, spec)
+    kind = LOWCONF if head == "lowconf" else BLOCKS
+    return Schedule(spec=f"blocks:{B}:{head}:{N}", kind=kind, num_steps=N, uniform=True, block=B)
+
+
 def parse_schedule(spec) -> Schedule:
     """Parse a schedule string (SPEC §2 grammar) or pass a :class:`Schedule` through.
 
     Grammar: ``ar``, ``linear:N``, ``cosine:N``, ``poly:N:p``, ``counts:s1,s2,...``,
-    ``uniform:N``, ``grow:N``, ``shrink:N``, ``order:0,3;1,2;4``, ``stride:s``, ``topk:N``,
-    ``margin:N``, ``eb:gamma``, ``esum:gamma``.  Raises ``ValueError`` naming the schedule
-    and the grammar.
+    ``uniform:N``, ``random:N``, ``grow:N``, ``shrink:N``, ``order:0,3;1,2;4``, ``stride:s``,
+    ``topk:N``, ``margin:N``, ``eb:gamma``, ``esum:gamma``, ``lowconf:N``,
+    ``blocks:B:uniform:N``, ``blocks:B:random:N``, ``blocks:B:lowconf:N``.  Raises
+    ``ValueError`` naming the schedule and the grammar.
 
     Parameters
     ----------
@@ -533,6 +602,9 @@ def parse_schedule(spec) -> Schedule:
     * ``topk``, ``margin``, ``eb``, ``esum``: adaptive rules; ``eb`` is the
       entropy-bounded sampler of Ben-Hamu et al. (2025, arXiv:2505.24857),
       ``esum`` the entropy-sum rule of Cai and Li (2026, arXiv:2603.22248).
+    * ``lowconf``, ``random``, ``blocks``: the decoders of LLaDA (Nie et al. 2025,
+      arXiv:2502.09992): low-confidence and random remasking, alone or in
+      semi-autoregressive blocks.
 
     Examples
     --------
@@ -573,9 +645,11 @@ def parse_schedule(spec) -> Schedule:
     if head == "counts" and rest:
         sizes = tuple(_steps(s, spec, name="each count") for s in rest.split(","))
         return Schedule(spec=f"counts:{','.join(map(str, sizes))}", kind=COUNTS, num_steps=len(sizes), sizes=sizes)
-    if head == "uniform" and rest:
+    if head in ("uniform", "random") and rest:
         N = _steps(rest, spec)
-        return Schedule(spec=f"uniform:{N}", kind=COUNTS, num_steps=N, uniform=True)
+        return Schedule(spec=f"{head}:{N}", kind=COUNTS, num_steps=N, uniform=True)
+    if head == "blocks" and rest:
+        return _parse_blocks(rest, spec)
     if head in ("grow", "shrink") and rest:
         N = _steps(rest, spec)
         return Schedule(spec=f"{head}:{N}", kind=COUNTS, num_steps=N, geometric=head)

@@ -67,6 +67,7 @@ __all__ = [
     "EXPLICIT_KINDS",
     "ADAPTIVE_KINDS",
     "NON_ADAPTIVE_KINDS",
+    "BLOCK_KINDS",
     "SCHEDULE_KINDS",
     "PartialState",
     "random_rows",
@@ -91,7 +92,10 @@ COUNT_KINDS = ("counts", "uniform", "grow", "shrink")
 EXPLICIT_KINDS = ("order", "ar", "stride")
 ADAPTIVE_KINDS = ("topk", "margin", "eb", "esum")
 NON_ADAPTIVE_KINDS = BERNOULLI_KINDS + COUNT_KINDS + EXPLICIT_KINDS
-SCHEDULE_KINDS = NON_ADAPTIVE_KINDS + ADAPTIVE_KINDS
+#: Semi-autoregressive ``blocks:B:uniform:N`` (non-adaptive, but positions are not uniformly
+#: random over the sequence, so not in :data:`NON_ADAPTIVE_KINDS`, which B2 relies on).
+BLOCK_KINDS = ("blocks",)
+SCHEDULE_KINDS = NON_ADAPTIVE_KINDS + ADAPTIVE_KINDS + BLOCK_KINDS
 
 #: Thresholds ``gamma`` drawn for ``eb`` and ``esum`` (0 reveals one token per step with ``eb``).
 GAMMAS = (0.0, 0.3, 1.0, 2.5)
@@ -325,7 +329,7 @@ def schedule_specs(draw, length, kinds=SCHEDULE_KINDS):
     ``uniform:N``, ``grow:N``, ``shrink:N`` with ``N <= L``; explicit ``order:...`` (a random
     ordered partition), ``ar``, ``stride:s`` with ``s <= L + 1``; adaptive ``topk:N``,
     ``margin:N`` (``N <= L``), ``eb:gamma``, ``esum:gamma`` with ``gamma`` in
-    :data:`GAMMAS`.
+    :data:`GAMMAS`; ``blocks:B:uniform:N`` with ``1 <= B <= L`` and ``ceil(L/B) <= N <= L + 1``.
 
     Parameters
     ----------
@@ -362,6 +366,9 @@ def schedule_specs(draw, length, kinds=SCHEDULE_KINDS):
         return _partition_text(draw, length)
     if kind == "ar":
         return "ar"
+    if kind == "blocks":
+        B = draw(st.integers(1, length))
+        return f"blocks:{B}:uniform:{draw(st.integers(-(-length // B), length + 1))}"
     return f"{kind}:{draw(st.sampled_from(GAMMAS))}"
 
 

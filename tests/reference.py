@@ -179,6 +179,9 @@ def parse_reference_schedule(spec, length, alpha=None, num_steps=None):
     if alpha is not None:
         return "bernoulli", [alpha(1 - t / num_steps) for t in range(num_steps + 1)]
     head, _, rest = spec.partition(":")
+    if head == "blocks":
+        kind, data, _ = block_schedule(spec, length)
+        return kind, data
     if head == "ar":
         return "order", [[i] for i in range(length)]
     if head in ("linear", "cosine", "poly"):
@@ -206,6 +209,27 @@ def parse_reference_schedule(spec, length, alpha=None, num_steps=None):
         sizes = [b - a for a, b in zip(ends, ends[1:])]
         return "counts", sizes if head == "grow" else sizes[::-1]
     return head, float(rest)
+
+
+def _even_split(total, parts):
+    return [total // parts + (1 if j < total % parts else 0) for j in range(parts)]
+
+
+def block_schedule(spec, length):
+    """``blocks:B:<inner>:N``: ``(inner kind, sizes per step, [lo, hi) per step)``.
+
+    Blocks ``[bB, min((b+1)B, L))`` left to right; the ``N`` steps split evenly over the blocks
+    (earlier blocks get the extra ones), each block's length split evenly over its steps.
+    """
+    _, B, inner, N = spec.split(":")
+    B, N = int(B), int(N)
+    num_blocks = -(-length // B)
+    sizes, ranges = [], []
+    for b, steps in enumerate(_even_split(N, num_blocks)):
+        lo, hi = b * B, min(length, (b + 1) * B)
+        sizes += _even_split(hi - lo, steps)
+        ranges += [(lo, hi)] * steps
+    return ("counts" if inner == "uniform" else inner), sizes, ranges
 
 
 def _theta(r, lam, tau):
@@ -269,6 +293,7 @@ def exact_mdm_law(language, length, spec, *, learning_error=0.0, temperature=1.0
         num = length
     law = np.zeros(len(xs))
     index_weights = V ** np.arange(length - 1, -1, -1)
+    ranges = block_schedule(spec, length)[2] if spec.startswith("blocks:") else [(0, length)] * num
 
     def reveal_sets(t, masked, rows):
         if kind == "bernoulli":
@@ -300,6 +325,8 @@ def exact_mdm_law(language, length, spec, *, learning_error=0.0, temperature=1.0
                 rows[i] = _theta(r, learning_error, temperature)
             else:
                 rows[i] = np.full(V, 1.0 / V)
+        lo, hi = ranges[t] if t < len(ranges) else (0, length)
+        masked = [i for i in masked if lo <= i < hi]  # semi-autoregressive blocks: the current block only
         if kind in ("random", "lowconf"):
             # Draw every masked position, keep data[t] of the draws, remask the rest.  random: a
             # uniformly random subset; lowconf: uniformly among the subsets that no left-out

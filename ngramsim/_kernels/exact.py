@@ -16,7 +16,7 @@ import numpy as np
 
 from ngramsim._kernels.adaptive import score_key, select_sets
 from ngramsim._kernels.reverse import kl_weights, theta_row
-from ngramsim._kernels.steps import BERNOULLI, COUNTS, LOWCONF, MARGIN, ORDER, TOPK, next_combination
+from ngramsim._kernels.steps import BERNOULLI, BLOCKS, COUNTS, LOWCONF, MARGIN, ORDER, TOPK, next_combination
 
 
 
@@ -202,6 +202,17 @@ def _scratch(V, L):
 
 
 @numba.njit(cache=True)
+def _within(masked, k, lo, hi):
+    """Keep the masked positions in ``[lo, hi)`` (the current block) at the front; their number."""
+    kept = 0
+    for j in range(k):
+        if lo <= masked[j] < hi:
+            masked[kept] = masked[j]
+            kept += 1
+    return kept
+
+
+@numba.njit(cache=True)
 def _lowconf_outcomes(mass, state, size, valid, work, rows, V, nxt, stats):
     """Low-confidence remasking from ``state``: every masked position draws ``y_i ~ p_theta``, and
     the ``size`` with the largest ``p_theta(y_i)`` keep their draw (tied sets equally likely).
@@ -243,15 +254,16 @@ def _lowconf_outcomes(mass, state, size, valid, work, rows, V, nxt, stats):
 def sampler_law(schedule, model, V, L, law, stats):
     """The sampler's exact law over ``V^L`` (into ``law``) by forward DP over partial states.
 
-    ``schedule = (kind, hazards, sizes, step_of, gamma, num_steps)`` (Bernoulli hazards
-    ``w_t / (1 - w_1 - ... - w_{t-1})``); ``model = (Ev, oracle_rows, use_oracle, lam, tau)``.
+    ``schedule = (kind, hazards, sizes, step_of, gamma, num_steps, bounds)`` (Bernoulli hazards
+    ``w_t / (1 - w_1 - ... - w_{t-1})``; ``bounds[t]``: the positions step ``t`` may reveal from,
+    for blocks and ``lowconf``); ``model = (Ev, oracle_rows, use_oracle, lam, tau)``.
 
     ``stats`` receives ``[sum of learning KL mass, count mass, max learning KL over reachable
     states]``: the learning KL ``KL(q(.|x_R) || p_theta(.|x_R))`` of each position revealed from a
     state with ``q(x_R) > 0``, weighted by the probability of revealing it there.
     Adaptive rules (kind >= 3) run until every state is full (``num_steps`` bounds the loop).
     """
-    kind, hazards, sizes, step_of, gamma, num_steps = schedule
+    kind, hazards, sizes, step_of, gamma, num_steps, bounds = schedule
     size = (V + 1) ** L
     w = _weights(V, L)
     cur, digits, masked, chosen, q_rows, p_rows, kls, keys = _scratch(V, L)
@@ -274,6 +286,8 @@ def sampler_law(schedule, model, V, L, law, stats):
                 continue
             moved = True
             valid = _state_rows(state, digits, model, w, rows)
+            if kind == BLOCKS or kind == LOWCONF:
+                k = _within(masked, k, bounds[t, 0], bounds[t, 1])
             if kind == BERNOULLI:
                 h = hazards[t]
                 if valid and h > 0.0:
@@ -282,7 +296,7 @@ def sampler_law(schedule, model, V, L, law, stats):
                         stats[1] += mass * h
                         stats[2] = max(stats[2], kls[masked[j]])
                 _bernoulli_outcomes(mass, state, masked, k, h, p_rows, w, V, nxt)
-            elif kind == COUNTS:
+            elif kind == COUNTS or kind == BLOCKS:
                 s = sizes[t]
                 share = mass / _binomial(k, s)
                 for j in range(s):
@@ -385,13 +399,16 @@ def _step_terms(R, S, H, LK, L):
 
 
 @numba.njit(cache=True)
-def b1_fixed(kind, weights, sizes, step_of, num_steps, H, LK, L, tc, lk):
+def b1_fixed(schedule, num_steps, H, LK, L, tc, lk):
     """Per-step B1 terms of a non-adaptive schedule, averaged over its randomness.
 
-    Explicit order: the one ``(R_t, S_t)``.  Counts: ``R_t`` a uniform ``r_t``-subset and ``S_t`` a
-    uniform ``s_t``-subset of the rest.  Bernoulli: each position independently in ``R_t``
-    (prob. ``w_1 + ... + w_{t-1}``), ``S_t`` (``w_t``) or later.
+    ``schedule = (kind, weights, sizes, step_of, bounds)``.  Explicit order: the one ``(R_t, S_t)``.
+    Counts: ``R_t`` a uniform ``r_t``-subset and ``S_t`` a uniform ``s_t``-subset of the rest.
+    Blocks: the same inside the step's block ``[lo, hi)``, with every position before ``lo`` in
+    ``R_t``.  Bernoulli: each position independently in ``R_t`` (prob. ``w_1 + ... + w_{t-1}``),
+    ``S_t`` (``w_t``) or later.
     """
+    kind, weights, sizes, step_of, bounds = schedule
     everything = (1 << L) - 1
     before = 0
     for t in range(num_steps):
@@ -405,25 +422,32 @@ def b1_fixed(kind, weights, sizes, step_of, num_steps, H, LK, L, tc, lk):
             a, b = _step_terms(before, S, H, LK, L)
             tc[t], lk[t] = a, b
             before |= S
-        elif kind == COUNTS:
+        elif kind == COUNTS or kind == BLOCKS:
+            lo, hi = (bounds[t, 0], bounds[t, 1]) if kind == BLOCKS else (0, L)
+            done = (1 << lo) - 1  # earlier blocks, fully revealed
+            universe = ((1 << hi) - 1) & ~done
             r = 0
             for u in range(t):
                 r += sizes[u]
+            r -= lo
             s = sizes[t]
-            norm = _binomial(L, r) * _binomial(L - r, s)
-            for R in range(everything + 1):
-                if _popcount(R) != r:
-                    continue
-                rest = everything & ~R
-                S = rest
-                while True:  # submasks of rest
-                    if _popcount(S) == s:
-                        a, b = _step_terms(R, S, H, LK, L)
-                        tc[t] += a / norm
-                        lk[t] += b / norm
-                    if S == 0:
-                        break
-                    S = (S - 1) & rest
+            norm = _binomial(hi - lo, r) * _binomial(hi - lo - r, s)
+            R = universe
+            while True:  # R_t = earlier blocks + every r-subset of the block
+                if _popcount(R) == r:
+                    rest = universe & ~R
+                    S = rest
+                    while True:  # submasks of rest
+                        if _popcount(S) == s:
+                            a, b = _step_terms(R | done, S, H, LK, L)
+                            tc[t] += a / norm
+                            lk[t] += b / norm
+                        if S == 0:
+                            break
+                        S = (S - 1) & rest
+                if R == 0:
+                    break
+                R = (R - 1) & universe
         else:
             a_t = 0.0
             for u in range(t):

@@ -20,8 +20,8 @@ _CHUNKS = 64
 
 # Four entry points, one per path, so a first call compiles only the path it uses.
 # Common parameters: keys uint64[M] (one stream per sequence); the resolved schedule
-# (kind 0 Bernoulli, 1 counts, 2 explicit order, 3 topk, 4 margin, 5 eb, 6 esum; alias tables,
-# sizes, step_of, gamma, num_steps; arrays a kind does not use may be empty); params = (lam, tau);
+# (kind 0 Bernoulli, 1 counts, 2 explicit order, 3 topk, 4 margin, 5 eb, 6 esum, 8 blocks; alias tables,
+# sizes, step_of, gamma, num_steps, block; arrays a kind does not use may be empty); params = (lam, tau);
 # outputs = (out int64[M, L], nfe int64[M], per_step int64[M, 2, W], fallback bool[M], stats float64[M, 3]),
 # W = min(N, L): per_step[s, 0, k] is the size of the k-th occupied step, per_step[s, 1, k] its 1-based step
 # (empty Bernoulli steps are skipped and not stored)
@@ -32,7 +32,7 @@ _CHUNKS = 64
 def sample_local2(keys, schedule, tables, params, outputs):
     """Non-adaptive schedules, order-2 local model (``tables`` from :func:`.powers.power_tables`), in lockstep blocks.
 
-    ``schedule = (kind, alias_prob, alias_index, sizes, step_of, num_steps)``.
+    ``schedule = (kind, alias_prob, alias_index, sizes, step_of, num_steps, block)``.
     """
     # One statement per array: numba 0.68 loses writes inside prange to arrays unpacked from a
     # tuple argument (``a, b = outputs``); tests check every diagnostic.

@@ -64,7 +64,7 @@ LOCKSTEP = 4
 def fixed_local2(keys, first, count, schedule, tables, params, outputs):
     """Sequences ``first .. first+count-1`` (``count <= LOCKSTEP``) under a non-adaptive schedule.
 
-    ``schedule = (kind, alias_prob, alias_index, sizes, step_of, num_steps)``, ``params = (lam, tau)``,
+    ``schedule = (kind, alias_prob, alias_index, sizes, step_of, num_steps, block)``, ``params = (lam, tau)``,
     ``outputs = (out, per_step, stats, fallback)`` (the driver's arrays, rows ``first ..``).
 
     Per sequence: steps, positions by step, neighbours.  Then the ``k``-th token (in
@@ -73,7 +73,7 @@ def fixed_local2(keys, first, count, schedule, tables, params, outputs):
     failure switches that sequence to the fallback from its next step on.  The exact-model draw is written out
     here: helper calls taking arrays cost reference counting on every token.
     """
-    kind, alias_prob, alias_index, sizes, step_of, num_steps = schedule
+    kind, alias_prob, alias_index, sizes, step_of, num_steps, block = schedule
     lam, tau = params
     out, per_step, stats, fallback = outputs
     powers, powers_t, reach, inexact = tables[0], tables[1], tables[2], tables[3]
@@ -97,7 +97,7 @@ def fixed_local2(keys, first, count, schedule, tables, params, outputs):
     for q in range(count):
         s = first + q
         draw_stream(keys[s], schedule_u, value_u[q])
-        assign_steps(kind, schedule_u, alias_prob, alias_index, sizes, step_of, perm, step[q])
+        assign_steps(kind, schedule_u, alias_prob, alias_index, sizes, step_of, block, perm, step[q])
         # Empty steps are skipped: step[q] holds ranks of the occupied steps from here on.
         occupied, start = occupied_steps(step[q], num_steps, per_step[s, 0], per_step[s, 1], order[q])
         last_valid[q] = occupied

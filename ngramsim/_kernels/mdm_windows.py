@@ -201,11 +201,11 @@ def check_windows(x, new, model, edges, prefix, A):
 def fixed_windows(key, schedule, model, params, prefix, x, per_step, stats, scratch):
     """One sequence under a non-adaptive schedule; returns whether the fallback was used.
 
-    ``schedule = (kind, alias_prob, alias_index, sizes, step_of, num_steps)``, ``params =
+    ``schedule = (kind, alias_prob, alias_index, sizes, step_of, num_steps, block)``, ``params =
     (lam, tau)``, ``scratch = (step, order, perm, A, B, rows, totals, row, schedule_u, value_u)``;
     ``per_step`` (2, W) receives the sizes and 1-based steps of the occupied steps.
     """
-    kind, alias_prob, alias_index, sizes, step_of, num_steps = schedule
+    kind, alias_prob, alias_index, sizes, step_of, num_steps, block = schedule
     lam, tau = params
     step, order, perm, A, B, rows, totals, row, schedule_u, value_u = scratch
     local = model[5]
@@ -213,7 +213,7 @@ def fixed_windows(key, schedule, model, params, prefix, x, per_step, stats, scra
     V = row.shape[0]
     x[:] = -1
     draw_stream(key, schedule_u, value_u)
-    assign_steps(kind, schedule_u, alias_prob, alias_index, sizes, step_of, perm, step)
+    assign_steps(kind, schedule_u, alias_prob, alias_index, sizes, step_of, block, perm, step)
     occupied, start = occupied_steps(step, num_steps, per_step[0], per_step[1], order)  # empty steps skipped
     failed = False
     first_rev = length

@@ -8,10 +8,13 @@ import numpy as np
 BERNOULLI, COUNTS, ORDER, TOPK, MARGIN, EB, ESUM = range(7)
 # LLaDA's low-confidence remasking: every masked position is drawn, the most confident are kept.
 LOWCONF = 7
+# Semi-autoregressive blocks (``blocks:B:uniform:N``): count steps whose random positions stay in
+# the current block of ``B`` positions, blocks left to right.
+BLOCKS = 8
 
 
 @numba.njit(cache=True)
-def assign_steps(kind, u, alias_prob, alias_index, sizes, step_of, perm, out):
+def assign_steps(kind, u, alias_prob, alias_index, sizes, step_of, block, perm, out):
     """Fill ``out[i]`` with the 1-based step at which position ``i`` is revealed.
 
     ``u`` holds the sequence's schedule uniforms (:func:`.rng.draw_stream`).
@@ -21,6 +24,10 @@ def assign_steps(kind, u, alias_prob, alias_index, sizes, step_of, perm, out):
       else ``alias_index[j]`` (tables from :func:`alias_table`).
     * Counts: a uniformly random permutation (Fisher-Yates with ``u[i]``,
       ``i = 0 .. L-2``); its first ``s_1`` entries get step 1, the next ``s_2`` step 2, ...
+    * Blocks (``block = B``): the same, with the Fisher-Yates swaps kept inside each block
+      ``[bB, min((b+1)B, L))``, so the permutation lists block 0's positions in random order,
+      then block 1's, ...; as each block's steps have sizes summing to its length, step ``t``
+      reveals positions of its own block only.
     * Explicit order: ``out = step_of``.
 
     ``perm`` is int64 scratch of length ``L``.
@@ -34,13 +41,15 @@ def assign_steps(kind, u, alias_prob, alias_index, sizes, step_of, perm, out):
             out[i] = 1 + (j if x - j < alias_prob[j] else alias_index[j])
     elif kind == COUNTS and sizes.shape[0] == 1:
         out[:] = 1  # one step: no permutation needed
-    elif kind == COUNTS:
+    elif kind == COUNTS or kind == BLOCKS:
         for i in range(length):
             perm[i] = i
+        width = block if kind == BLOCKS else length
         for i in range(length - 1):
-            j = i + int(u[i] * (length - i))
-            if j >= length:
-                j = length - 1
+            end = min((i // width + 1) * width, length)  # end of i's block
+            j = i + int(u[i] * (end - i))
+            if j >= end:
+                j = end - 1
             tmp = perm[i]
             perm[i] = perm[j]
             perm[j] = tmp
