@@ -25,7 +25,7 @@ from scipy.stats import binom
 from ngramsim._kernels.forward_backward import chain_trusted, conditional_marginals_scaled
 from ngramsim._kernels.reverse import theta_row
 from ngramsim._kernels.rng import draw_keys, draw_stream
-from ngramsim._kernels.steps import LOWCONF, assign_steps
+from ngramsim._kernels.steps import LOWCONF, REMDM, assign_steps
 from ngramsim._validation import as_generator, check_int, check_language
 from ngramsim.information import phi_curve
 from ngramsim.marginals import chain_arrays
@@ -289,6 +289,9 @@ def estimate_b1(language: NGramLanguage, length, schedule, num_samples, *, rng, 
     if resolved.kind == LOWCONF:
         raise ValueError(f"schedule {schedule!r}: B1 does not apply to lowconf (kept tokens are chosen "
                          "after they are drawn, so they are not draws from q(.|x_R))")
+    if resolved.kind == REMDM:
+        raise ValueError(f"schedule {schedule!r}: B1 does not apply to remdm (revealed tokens are remasked "
+                         "and drawn again, so the steps do not factorise q)")
     num_samples = check_int(num_samples, "num_samples", minimum=2)
     lam, tau = check_model_params(learning_error, temperature)
     gen = as_generator(rng)

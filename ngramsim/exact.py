@@ -30,7 +30,7 @@ import numpy as np
 from ngramsim._kernels import exact as _k
 from ngramsim._enumeration import all_sequences
 from ngramsim._model import check_model_params, oracle_rows
-from ngramsim.schedules import BERNOULLI, LOWCONF, parse_schedule
+from ngramsim.schedules import BERNOULLI, LOWCONF, REMDM, parse_schedule
 from ngramsim._validation import check_language
 from ngramsim.sources import NGramLanguage
 
@@ -250,13 +250,15 @@ def exact_law(language: NGramLanguage, length, schedule, *, learning_error=0.0, 
     law = np.zeros(V**length)
     stats = np.zeros(3)
     model = (Ev, oracle_rows, use_oracle, lam, tau)
+    if kind == REMDM:
+        hazards = resolved.remask  # the DP's per-step probability slot: remasking, for remdm
     _k.sampler_law((kind, hazards, resolved.sizes, resolved.step_of, resolved.gamma, resolved.num_steps,
                     resolved.bounds), model, V, length, law, stats)
     tc = np.zeros(resolved.num_steps)
     lk = np.zeros(resolved.num_steps)
-    if kind == LOWCONF:
-        # Kept tokens are chosen after they are drawn, so they are not draws from q(.|x_R): the B1
-        # decomposition does not apply (its terms are reported as nan).
+    if kind in (LOWCONF, REMDM):
+        # lowconf: kept tokens are chosen after they are drawn, so they are not draws from q(.|x_R);
+        # remdm: tokens are drawn again.  The B1 decomposition does not apply (its terms are nan).
         tc[:] = np.nan
         lk[:] = np.nan
     elif resolved.is_adaptive:

@@ -34,8 +34,8 @@ from ngramsim._kernels.chain import propagate_context_laws
 from ngramsim._kernels.forward_backward import TRUST, chain_trusted
 from ngramsim._kernels.powers import mixing_profile, power_tables, truncation_distance
 from ngramsim._kernels.reverse import draw_uniform, draw_weights, kl_weights, theta_row, theta_rows
-from ngramsim._kernels.rng import draw_keys, draw_stream, redraw_counter, uniform
-from ngramsim._kernels.steps import LOWCONF, TOPK, assign_steps, occupied_steps
+from ngramsim._kernels.rng import draw_keys, draw_stream, redraw_counter, tie_counter, uniform, uniform_block
+from ngramsim._kernels.steps import LOWCONF, REMDM, TOPK, assign_steps, occupied_steps
 from ngramsim._progress import progress_bar
 from ngramsim._model import adaptive_choice, check_model_params, oracle_rows
 from ngramsim._validation import as_generator, check_int, check_language, check_sample_size
@@ -294,13 +294,14 @@ def sample_mdm(
     per_step = np.zeros((num_samples, 2, width), dtype=np.int64)
     fallback = np.zeros(num_samples, dtype=bool)
     stats = np.zeros((num_samples, 3))
-    if resolved.kind == LOWCONF:
-        kernel, batch = "lowconf", 1
+    if resolved.kind in (LOWCONF, REMDM):
+        kernel, runner = ("lowconf", _run_lowconf) if resolved.kind == LOWCONF else ("remdm", _run_remdm)
+        batch = 1
 
         def run(keys, outputs):
             out, nfe, per_step, fallback, stats = outputs
-            nfe[0], fallback[0] = _run_lowconf(language, resolved, keys[0], (lam, tau, oracle),
-                                               (out[0], per_step[0], stats[0]))
+            nfe[0], fallback[0] = runner(language, resolved, keys[0], (lam, tau, oracle),
+                                         (out[0], per_step[0], stats[0]))
     elif oracle is None:
         run, kernel = _exact_runner(language, resolved, lam, tau, method)
         batch = max(1, BATCH_TOKENS // length)
@@ -585,3 +586,55 @@ def _run_lowconf(language, resolved, key, model, outputs):
             failed = conditional_marginals(language, np.maximum(x, 0), x >= 0)[1] == -np.inf
     x_out[:] = x
     return resolved.num_steps, failed
+
+
+def _model_rows(language, x, masked, model, t):
+    """``(q rows, p_theta rows, q(x_R) > 0)`` at the ``masked`` positions of the partial sequence ``x``
+    (``-1`` = masked); uniform ``p_theta`` rows when ``q(x_R) = 0`` (the fallback)."""
+    lam, tau, oracle = model
+    V = language.vocab_size
+    exact, log_evidence = conditional_marginals(language, np.maximum(x, 0), x >= 0)
+    if log_evidence == -np.inf:
+        return None, np.full((len(masked), V), 1.0 / V), False
+    base = exact[masked] if oracle is None else oracle_rows(oracle, x, masked, V, t)[masked]
+    return exact[masked], theta_rows(np.ascontiguousarray(base), lam, tau, np.empty((len(masked), V))), True
+
+
+def _run_remdm(language, resolved, key, model, outputs):
+    """One sequence of ReMDM-style remasking (``remdm:N:eta``), in Python over per-step kernels.
+
+    Step ``t``: each revealed position ``i`` is remasked when ``uniform(key, tie_counter(L, t, i)) <
+    sigma_t``; the ``r_t - |R|`` masked positions with the smallest keys ``uniform(key, tie_counter(L,
+    t, i))`` (i.i.d. keys: a uniformly random subset) are drawn from ``p_theta(. | x_R)`` with
+    ``uniform(key, redraw_counter(L, t, i))``.  A position's key serves one purpose per step: it is
+    either revealed (a remasking coin) or masked (a ranking key) there.  ``model = (lam, tau,
+    oracle)``, ``outputs = (x, per_step, stats)``; returns ``(nfe, fallback)``, the fallback
+    meaning ``q(x) = 0`` at the end (uniform rows are used whenever ``q(x_R) = 0``, and remasking
+    can leave that state again).
+    """
+    lam, tau, _ = model
+    x_out, per_step, stats = outputs
+    L = resolved.length
+    ideal = model[2] is None and lam == 0.0 and tau == 1.0
+    x = np.full(L, -1, dtype=np.int64)
+    ends = np.cumsum(resolved.sizes)
+    for t in range(1, resolved.num_steps + 1):
+        coins = uniform_block(key, tie_counter(L, t, 0), np.empty(L))
+        draws = uniform_block(key, redraw_counter(L, t, 0), np.empty(L))
+        x[(x >= 0) & (coins < resolved.remask[t - 1])] = -1
+        masked = np.flatnonzero(x < 0).astype(np.int64)
+        count = int(ends[t - 1]) - (L - len(masked))
+        chosen = np.sort(masked[np.argsort(coins[masked], kind="stable")[:count]])
+        exact, theta, valid = _model_rows(language, x, masked, model, t)
+        slot = np.searchsorted(masked, chosen)
+        for i, j in zip(chosen, slot):
+            x[i] = draw_weights(theta[j], theta[j].sum(), draws[i])
+            if valid:
+                kl = 0.0 if ideal else kl_weights(exact[j], 1.0, theta[j])
+                stats[0] += kl
+                stats[1] += 1.0
+                stats[2] = max(stats[2], kl)
+        per_step[0, t - 1] = count
+        per_step[1, t - 1] = t
+    x_out[:] = x
+    return resolved.num_steps, not language.is_valid(x[None, :])[0]

@@ -30,6 +30,13 @@ Four kinds:
    over the ``ceil(L/B)`` blocks, and block ``b``'s ``N_b`` steps reveal its ``B_b`` positions
    with ``uniform:N_b``'s sizes, at random positions of the block or by low confidence within it.
 
+7. *Remasking of revealed tokens* (ReMDM-style correctors): ``remdm:N:eta`` keeps
+   ``uniform:N``'s revealed counts ``r_t = s_1 + ... + s_t``, but at step ``t`` first remasks each
+   revealed token independently with probability ``sigma_t = min(eta, (L - r_t) / r_(t-1))``
+   (ReMDM's capped schedule: never more than will be masked after the step; 0 at the last step),
+   then draws a uniformly random set of ``r_t - |R|`` masked positions given what is left, so a
+   wrong token can be replaced.  ``eta = 0`` is ``uniform:N``.
+
 A :class:`Schedule` is length-free; :meth:`Schedule.resolve` checks it
 against a length ``L`` and returns the arrays the kernels use.
 """
@@ -50,6 +57,7 @@ from ngramsim._kernels.steps import (  # kind codes
     LOWCONF,
     MARGIN,
     ORDER,
+    REMDM,
     TOPK,
     alias_table,
 )
@@ -68,7 +76,7 @@ __all__ = [
 SCHEDULE_GRAMMAR = (
     "ar, linear:N, cosine:N, poly:N:p, counts:s1,s2,..., uniform:N, grow:N, shrink:N, "
     "order:0,3;1,2;4, stride:s, topk:N, margin:N, eb:gamma, esum:gamma, lowconf:N, random:N, "
-    "blocks:B:uniform:N, blocks:B:random:N, blocks:B:lowconf:N"
+    "blocks:B:uniform:N, blocks:B:random:N, blocks:B:lowconf:N, remdm:N:eta"
 )
 
 #: Inner decoders a ``blocks:B:...`` schedule accepts.
@@ -156,6 +164,8 @@ class ResolvedSchedule:
         Threshold of ``eb``/``esum``.
     block : int
         Block length ``B`` of ``blocks:B:...`` (0: one block, the whole sequence).
+    remask : ndarray (N,)
+        ``remdm``: the remasking probabilities ``sigma_t`` (empty otherwise).
     bounds : ndarray (N, 2)
         For ``lowconf`` and blocks: step ``t`` reveals positions in ``[bounds[t-1, 0],
         bounds[t-1, 1])`` (the whole sequence without blocks); empty otherwise.
@@ -171,6 +181,7 @@ class ResolvedSchedule:
     step_of: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     gamma: float = 0.0
     block: int = 0
+    remask: np.ndarray = field(default_factory=lambda: np.zeros(0))
     bounds: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), dtype=np.int64))
 
     @property
@@ -219,7 +230,7 @@ class Schedule:
         Kind code shared with the kernels: 0 Bernoulli, 1 counts (``counts``,
         ``uniform``, ``random``, ``grow``, ``shrink``), 2 explicit order (``order``, ``ar``,
         ``stride``), 3 ``topk``, 4 ``margin``, 5 ``eb``, 6 ``esum``, 7 ``lowconf`` (also in
-        blocks), 8 count steps in blocks.
+        blocks), 8 count steps in blocks, 9 ``remdm``.
     num_steps : int, optional
         ``N`` for Bernoulli, count and ``topk``/``margin`` schedules; ``None`` for
         explicit orders and ``eb``/``esum``, whose number of steps depends on ``L``
@@ -247,6 +258,8 @@ class Schedule:
     block : int, optional
         ``B`` of ``blocks:B:...`` (kind 8 with a uniform/random inner decoder, kind 7 with
         ``lowconf``).
+    eta : float
+        The remasking cap ``eta`` in ``[0, 1]`` of ``remdm:N:eta`` (kind 9).
 
     Attributes
     ----------
@@ -283,6 +296,7 @@ class Schedule:
     stride: int | None = None
     geometric: str | None = None
     block: int | None = None
+    eta: float = 0.0
 
     @classmethod
     def bernoulli(cls, alpha, num_steps, *, name=None) -> Schedule:
@@ -489,6 +503,8 @@ class Schedule:
             return ResolvedSchedule(ORDER, len(partition), L, step_of=step_of)
         if self.block is not None:
             return self._resolve_blocks(L)
+        if self.kind == REMDM:
+            return self._resolve_remdm(L)
         if self.kind in (TOPK, MARGIN, LOWCONF):
             if self.num_steps > L:
                 raise ValueError(f"schedule {self.spec!r}: needs N <= length={L}, got N={self.num_steps}")
@@ -497,6 +513,16 @@ class Schedule:
             return ResolvedSchedule(self.kind, self.num_steps, L, sizes=sizes,
                                     **({} if bounds is None else {"bounds": bounds}))
         return ResolvedSchedule(self.kind, L, L, gamma=self.gamma)
+
+    def _resolve_remdm(self, L):
+        """``remdm:N:eta``: ``uniform:N``'s sizes and ``sigma_t = min(eta, (L - r_t) / r_(t-1))``."""
+        if self.num_steps > L:
+            raise ValueError(f"schedule {self.spec!r}: remdm:N:eta needs N <= length={L}, got N={self.num_steps}")
+        sizes = uniform_sizes(L, self.num_steps)
+        ends = np.cumsum(sizes)
+        remask = np.zeros(self.num_steps)
+        remask[1:] = np.minimum(self.eta, (L - ends[1:]) / ends[:-1])
+        return ResolvedSchedule(REMDM, self.num_steps, L, sizes=sizes, remask=remask)
 
     def _resolve_blocks(self, L):
         """``blocks:B:...``: ``N`` steps shared out over ``ceil(L/B)`` blocks as ``uniform:N``'s sizes."""
@@ -557,7 +583,7 @@ def parse_schedule(spec) -> Schedule:
     Grammar: ``ar``, ``linear:N``, ``cosine:N``, ``poly:N:p``, ``counts:s1,s2,...``,
     ``uniform:N``, ``random:N``, ``grow:N``, ``shrink:N``, ``order:0,3;1,2;4``, ``stride:s``,
     ``topk:N``, ``margin:N``, ``eb:gamma``, ``esum:gamma``, ``lowconf:N``,
-    ``blocks:B:uniform:N``, ``blocks:B:random:N``, ``blocks:B:lowconf:N``.  Raises
+    ``blocks:B:uniform:N``, ``blocks:B:random:N``, ``blocks:B:lowconf:N``, ``remdm:N:eta``.  Raises
     ``ValueError`` naming the schedule and the grammar.
 
     Parameters
@@ -605,6 +631,8 @@ def parse_schedule(spec) -> Schedule:
     * ``lowconf``, ``random``, ``blocks``: the decoders of LLaDA (Nie et al. 2025,
       arXiv:2502.09992): low-confidence and random remasking, alone or in
       semi-autoregressive blocks.
+    * ``remdm``: remasking of revealed tokens (ReMDM, Wang et al. 2025,
+      arXiv:2503.00307), the corrector a parallel sampler can use to repair an invalid pair.
 
     Examples
     --------
@@ -666,6 +694,16 @@ def parse_schedule(spec) -> Schedule:
     if head == "lowconf" and rest:
         N = _steps(rest, spec)
         return Schedule(spec=f"lowconf:{N}", kind=LOWCONF, num_steps=N)
+    if head == "remdm" and rest:
+        n_text, _, eta_text = rest.partition(":")
+        N = _steps(n_text, spec)
+        try:
+            eta = float(eta_text)
+        except ValueError:
+            raise ValueError(f"schedule {spec!r}: remdm:N:eta needs a real eta in [0, 1], got {eta_text!r}") from None
+        if not 0.0 <= eta <= 1.0:
+            raise ValueError(f"schedule {spec!r}: eta must lie in [0, 1], got {eta!r}")
+        return Schedule(spec=f"remdm:{N}:{eta:g}", kind=REMDM, num_steps=N, uniform=True, eta=eta)
     if head in ("eb", "esum") and rest:
         try:
             gamma = float(rest)

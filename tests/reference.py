@@ -191,6 +191,14 @@ def parse_reference_schedule(spec, length, alpha=None, num_steps=None):
         return "bernoulli", [a(1 - t / N) for t in range(N + 1)]
     if head == "counts":
         return "counts", [int(s) for s in rest.split(",")]
+    if head == "remdm":
+        # uniform:N's sizes; sigma_1 = 0, sigma_t = min(eta, masked after step t / revealed before it).
+        n_text, eta = rest.split(":")
+        N, eta = int(n_text), float(eta)
+        sizes = [length // N + (1 if t < length % N else 0) for t in range(N)]
+        ends = list(itertools.accumulate(sizes))
+        sigmas = [0.0] + [min(eta, (length - ends[t]) / ends[t - 1]) for t in range(1, N)]
+        return "remdm", (sizes, sigmas)
     if head in ("uniform", "topk", "margin", "lowconf", "random"):
         N = int(rest)
         sizes = [length // N + (1 if t < length % N else 0) for t in range(N)]
@@ -289,6 +297,8 @@ def exact_mdm_law(language, length, spec, *, learning_error=0.0, temperature=1.0
         num = len(alphas) - 1
     elif kind in ("counts", "order", "topk", "margin", "lowconf", "random"):
         num = len(data)
+    elif kind == "remdm":
+        num = len(data[0])
     else:
         num = length
     law = np.zeros(len(xs))
@@ -312,11 +322,7 @@ def exact_mdm_law(language, length, spec, *, learning_error=0.0, temperature=1.0
             return [(set(data[t]), 1.0)]
         return _adaptive_sets(kind, data, t, masked, rows)
 
-    def recurse(state, t, prob):
-        masked = [i for i, v in enumerate(state) if v < 0]
-        if not masked:
-            law[int(np.dot(state, index_weights))] += prob
-            return
+    def model_rows(state, masked):
         evidence, match = _conditional(xs, q, state)
         rows = {}
         for i in masked:
@@ -325,6 +331,43 @@ def exact_mdm_law(language, length, spec, *, learning_error=0.0, temperature=1.0
                 rows[i] = _theta(r, learning_error, temperature)
             else:
                 rows[i] = np.full(V, 1.0 / V)
+        return rows
+
+    def draw_into(state, chosen, rows, t, prob):
+        for values in itertools.product(range(V), repeat=len(chosen)):
+            p = prob
+            for i, v in zip(chosen, values):
+                p *= rows[i][v]
+            if p == 0:
+                continue
+            nxt = list(state)
+            for i, v in zip(chosen, values):
+                nxt[i] = v
+            recurse(tuple(nxt), t + 1, p)
+
+    def recurse(state, t, prob):
+        masked = [i for i, v in enumerate(state) if v < 0]
+        if not masked:
+            law[int(np.dot(state, index_weights))] += prob
+            return
+        if kind == "remdm":
+            # Remask each revealed token with probability sigma_t, then draw a uniformly random
+            # (s_t + #remasked)-subset of the masked positions given what is left revealed.
+            sizes, sigmas = data
+            revealed = [i for i in range(length) if i not in masked]
+            for k in range(len(revealed) + 1):
+                p_k = sigmas[t] ** k * (1 - sigmas[t]) ** (len(revealed) - k)
+                if p_k == 0:
+                    continue
+                for remasked in itertools.combinations(revealed, k):
+                    reduced = tuple(-1 if i in remasked else v for i, v in enumerate(state))
+                    left = [i for i, v in enumerate(reduced) if v < 0]
+                    rows = model_rows(reduced, left)
+                    subsets = list(itertools.combinations(left, sizes[t] + k))
+                    for c in subsets:
+                        draw_into(reduced, c, rows, t, prob * p_k / len(subsets))
+            return
+        rows = model_rows(state, masked)
         lo, hi = ranges[t] if t < len(ranges) else (0, length)
         masked = [i for i in masked if lo <= i < hi]  # semi-autoregressive blocks: the current block only
         if kind in ("random", "lowconf"):
@@ -348,17 +391,7 @@ def exact_mdm_law(language, length, spec, *, learning_error=0.0, temperature=1.0
         for chosen, p_set in reveal_sets(t, masked, rows):
             if p_set == 0:
                 continue
-            chosen = sorted(chosen)
-            for values in itertools.product(range(V), repeat=len(chosen)):
-                p = p_set
-                for i, v in zip(chosen, values):
-                    p *= rows[i][v]
-                if p == 0:
-                    continue
-                nxt = list(state)
-                for i, v in zip(chosen, values):
-                    nxt[i] = v
-                recurse(tuple(nxt), t + 1, prob * p)
+            draw_into(state, sorted(chosen), rows, t, prob * p_set)
 
     recurse(tuple([-1] * length), 0, 1.0)
     ser = float(law[q == 0].sum())

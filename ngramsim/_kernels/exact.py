@@ -16,7 +16,7 @@ import numpy as np
 
 from ngramsim._kernels.adaptive import score_key, select_sets
 from ngramsim._kernels.reverse import kl_weights, theta_row
-from ngramsim._kernels.steps import BERNOULLI, BLOCKS, COUNTS, LOWCONF, MARGIN, ORDER, TOPK, next_combination
+from ngramsim._kernels.steps import BERNOULLI, BLOCKS, COUNTS, LOWCONF, MARGIN, ORDER, REMDM, TOPK, next_combination
 
 
 
@@ -213,6 +213,57 @@ def _within(masked, k, lo, hi):
 
 
 @numba.njit(cache=True)
+def _remdm_outcomes(mass, state, work, model, rows, nxt, stats):
+    """ReMDM-style step from ``state``: each revealed token is remasked with probability ``sigma``
+    (every subset ``D`` enumerated), then a uniformly random ``(size + |D|)``-subset of the masked
+    positions is drawn from ``p_theta(. | x_{R minus D})``, the rows of the *reduced* state.
+
+    ``work = (sigma, size, digits, masked, chosen, comb, w)``; ``rows = (q_rows, p_rows, kls)``
+    (scratch, refilled for every reduced state).  Spreads ``mass`` into ``nxt``; learning-KL mass
+    into ``stats`` for draws from states with ``q(x_R) > 0``.
+    """
+    sigma, size, digits, masked, chosen, comb, w = work
+    p_rows = rows[1]
+    kls = rows[2]
+    L, V = p_rows.shape
+    _decode(state, V, L, digits)
+    revealed = np.empty(L, dtype=np.int64)
+    values = np.empty(L, dtype=np.int64)
+    nr = 0
+    for i in range(L):
+        if digits[i] != 0:
+            revealed[nr] = i
+            values[nr] = digits[i]
+            nr += 1
+    for D in range(1 << nr):
+        d = _popcount(D)
+        p_remask = sigma**d * (1.0 - sigma) ** (nr - d)
+        if p_remask == 0.0:
+            continue
+        reduced = state
+        for j in range(nr):
+            if D >> j & 1:
+                reduced -= values[j] * w[revealed[j]]
+        k = _masked_positions(reduced, V, L, digits, masked)
+        valid = _state_rows(reduced, digits, model, w, rows)
+        s = size + d
+        share = mass * p_remask / _binomial(k, s)
+        for j in range(s):
+            comb[j] = j
+        while True:
+            for j in range(s):
+                chosen[j] = masked[comb[j]]
+            if valid:
+                for j in range(s):
+                    stats[0] += share * kls[chosen[j]]
+                    stats[1] += share
+                    stats[2] = max(stats[2], kls[chosen[j]])
+            _spread_values(share, reduced, chosen, s, p_rows, w, V, nxt)
+            if not next_combination(comb, s, k):
+                break
+
+
+@numba.njit(cache=True)
 def _lowconf_outcomes(mass, state, size, valid, work, rows, V, nxt, stats):
     """Low-confidence remasking from ``state``: every masked position draws ``y_i ~ p_theta``, and
     the ``size`` with the largest ``p_theta(y_i)`` keep their draw (tied sets equally likely).
@@ -255,7 +306,7 @@ def sampler_law(schedule, model, V, L, law, stats):
     """The sampler's exact law over ``V^L`` (into ``law``) by forward DP over partial states.
 
     ``schedule = (kind, hazards, sizes, step_of, gamma, num_steps, bounds)`` (Bernoulli hazards
-    ``w_t / (1 - w_1 - ... - w_{t-1})``; ``bounds[t]``: the positions step ``t`` may reveal from,
+    ``w_t / (1 - w_1 - ... - w_{t-1})``, for ``remdm`` the remasking probabilities ``sigma_t``; ``bounds[t]``: the positions step ``t`` may reveal from,
     for blocks and ``lowconf``); ``model = (Ev, oracle_rows, use_oracle, lam, tau)``.
 
     ``stats`` receives ``[sum of learning KL mass, count mass, max learning KL over reachable
@@ -285,6 +336,10 @@ def sampler_law(schedule, model, V, L, law, stats):
                 nxt[state] += mass
                 continue
             moved = True
+            if kind == REMDM:
+                work = (hazards[t], sizes[t], digits, masked, chosen, comb, w)
+                _remdm_outcomes(mass, state, work, model, rows, nxt, stats)
+                continue
             valid = _state_rows(state, digits, model, w, rows)
             if kind == BLOCKS or kind == LOWCONF:
                 k = _within(masked, k, bounds[t, 0], bounds[t, 1])

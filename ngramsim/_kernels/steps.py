@@ -11,6 +11,8 @@ LOWCONF = 7
 # Semi-autoregressive blocks (``blocks:B:uniform:N``): count steps whose random positions stay in
 # the current block of ``B`` positions, blocks left to right.
 BLOCKS = 8
+# ReMDM-style remasking (``remdm:N:eta``): revealed tokens may be remasked and drawn again.
+REMDM = 9
 
 
 @numba.njit(cache=True)
