@@ -16,6 +16,8 @@ otherwise), ``kl_per_token`` (``KL(q||p)/L = model_log_ppl - H(q_L)/L``, exact e
 tiny ``L``), ``gen_log_ppl_valid``, ``nfe``, ``a2_bound``, ``c2_bound``,
 ``c3_bound``, ``step_tc``/``step_learning_kl`` (B1, per step), ``steps_for_kl`` and
 ``steps_for_ser`` (the smallest ``N`` meeting a per-token-KL or SER target).
+Experiment ``remasking`` records ``ser`` with ``family`` (``uniform``, ``lowconf``,
+``remdm``), ``eta``, ``num_steps`` and ``length_per_step`` (``L / N``).
 """
 
 from __future__ import annotations
@@ -286,6 +288,24 @@ def ser_vs_lambda(cell, rng, seed):
     return records
 
 
+# ------------------------------------------------------------------ 9. remasking at equal NFE
+def remasking(cell, rng, seed):
+    """SER at equal NFE of decoders that never revise a token (``uniform``, LLaDA's ``lowconf``) and of
+    ReMDM-style remasking ``remdm:N:eta``, at one ``L`` and ``N = L / ratio`` (C2 with correctors)."""
+    p = cell.params
+    language, L = named_language(p["language"]), p["length"]
+    records = []
+    for ratio in p["ratios"]:
+        N = L // ratio
+        decoders = [("uniform", f"uniform:{N}", 0.0), ("lowconf", f"lowconf:{N}", 0.0)]
+        decoders += [("remdm", f"remdm:{N}:{eta:g}", eta) for eta in p["etas"]]
+        for family, spec, eta in decoders:
+            out = sample_mdm(language, L, spec, p["num_samples"], rng=seed + N)
+            records.append(_ser_record(language, L, spec, out, num_steps=N, length_per_step=ratio, family=family,
+                                       eta=eta))
+    return records
+
+
 EXPERIMENTS = {
     "per_token_error": per_token_error,
     "ser_vs_steps": ser_vs_steps,
@@ -294,6 +314,7 @@ EXPERIMENTS = {
     "b2_vs_mc": b2_vs_mc,
     "equal_nfe": equal_nfe,
     "ser_vs_lambda": ser_vs_lambda,
+    "remasking": remasking,
 }
 
 
@@ -323,12 +344,13 @@ def warm_kernels():
 #: Sizes of each profile: lengths, Monte Carlo samples, and the KL / SER targets of experiments 3 and 8.
 PROFILES = {
     "tiny": {"lengths": [16, 32], "num_samples": 100, "b1_samples": 20, "steps_lengths": [16, 32, 64],
-             "eps": 0.05, "delta": 0.5, "exact_length": 6},
+             "eps": 0.05, "delta": 0.5, "exact_length": 6, "remask_lengths": [16, 32], "remask_samples": 50},
     "quick": {"lengths": [64, 256, 1024], "num_samples": 800, "b1_samples": 100,
-              "steps_lengths": [64, 128, 256, 512, 1024], "eps": 0.05, "delta": 0.5, "exact_length": 8},
+              "steps_lengths": [64, 128, 256, 512, 1024], "eps": 0.05, "delta": 0.5, "exact_length": 8,
+              "remask_lengths": [32, 64, 128, 256], "remask_samples": 300},
     "full": {"lengths": [64, 256, 1024, 4096, 16384], "num_samples": 2000, "b1_samples": 200,
              "steps_lengths": [64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384], "eps": 0.05, "delta": 0.5,
-             "exact_length": 8},
+             "exact_length": 8, "remask_lengths": [32, 64, 128, 256, 512, 1024], "remask_samples": 1000},
 }
 
 
@@ -383,4 +405,8 @@ def profile_cells(profile):
         for L in lengths:
             cells.append(("ser_vs_lambda", {"language": key, "length": L, "num_samples": M if L == lengths[0] else 0,
                                             "lambda_times_length": [0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0]}))
+    for L in P["remask_lengths"]:
+        # The lowconf and remdm samplers run in Python over per-step kernels: shorter lengths here.
+        cells.append(("remasking", {"language": "W(4,2)", "length": L, "ratios": [4, 2], "etas": [0.02, 0.1, 0.5],
+                                    "num_samples": P["remask_samples"]}))
     return cells

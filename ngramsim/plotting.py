@@ -327,6 +327,32 @@ def fig_ser_vs_lambda(records):
     return fig
 
 
+def fig_remasking(records):
+    """SER against ``L`` at a fixed ``L / N`` for decoders that never revise a token and for remasking."""
+    recs = _select(records, experiment="remasking", metric="ser")
+    ratios = sorted({r["length_per_step"] for r in recs}, reverse=True)
+    fig, axes = _figure(ncols=max(len(ratios), 1), width=4.4)
+    series = sorted({(r["family"], r["eta"]) for r in recs}, key=lambda k: ({"uniform": 0, "lowconf": 1}.get(k[0], 2), k[1]))
+    for ax, ratio in zip(axes[0], ratios):
+        for j, (family, eta) in enumerate(series):
+            mine = [r for r in recs if r["length_per_step"] == ratio and r["family"] == family and r["eta"] == eta]
+            x, y, lo, hi = _series(mine, "length")
+            label = {"uniform": "uniform:N (never revises)", "lowconf": "lowconf:N (LLaDA)"}.get(
+                family, f"remdm:N:{eta:g} (remasking)")
+            ax.errorbar(x, y, yerr=[y - lo, hi - y], marker=_MARKERS[j], color=PALETTE[j], capsize=2, ms=5, lw=1.5,
+                        ls=_LINESTYLES[j % len(_LINESTYLES)], label=label)
+        ax.set_xscale("log", base=2)
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_title(f"N = L / {ratio:g} steps (equal NFE per row)", fontsize=9)
+        ax.set_xlabel("sequence length L")
+        ax.grid(alpha=0.3, lw=0.5)
+    axes[0][0].set_ylabel("SER (Wilson 95%)")
+    axes[0][0].legend(fontsize=7, loc="lower left")
+    _title(fig, "Remasking does not escape C2 at equal NFE: with N proportional to L no decoder's SER falls as L "
+                "grows, and random remasking (remdm) raises it", width=85)
+    return fig
+
+
 def cost_table(records, costs=(1, 2, 4)):
     """Speed-up over ``ar`` at equal quality: ``L / (c N*)`` for each per-step cost ratio ``c`` and target."""
     fits = steps_fits(records)
@@ -375,6 +401,7 @@ FIGURES = {
     "b2_vs_mc": (fig_b2_vs_mc, "B2's formula against Monte Carlo over random orders."),
     "equal_nfe": (fig_equal_nfe, "Schedules at equal NFE (B5, C2', adaptive rules)."),
     "ser_vs_lambda": (fig_ser_vs_lambda, "SER of ar versus lambda L (C3)."),
+    "remasking": (fig_remasking, "SER versus L at fixed L/N: uniform, LLaDA's lowconf and ReMDM-style remasking."),
 }
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 from ngramsim._json import dumps_strict
-from ngramsim.plotting import FIGURES, cost_table, steps_fits
+from ngramsim.plotting import FIGURES, cost_table, fit_loglog_slope, steps_fits
 
 __all__ = ["report_markdown", "failure_markdown", "claim_checks"]
 
@@ -77,6 +77,24 @@ def claim_checks(records) -> list[dict]:
         out.append({"claim": "C3: SER of ar = 1 - (1 - lambda (V-m)/V)^(L-1) (exact, transfer matrices)",
                     "measured": f"largest difference exact vs closed form {_fmt(gap)} over {len(c3)} cells",
                     "expected": "below 1e-9", "holds": bool(gap < 1e-9)})
+    remask = [r for r in records if r["experiment"] == "remasking" and r["metric"] == "ser"]
+    if remask:
+        # At a fixed L/N, escaping C2's linear law means the SER decays as L grows.  The log-log slope of
+        # SER against L is about 0 when it does not; a decay like L^(-1/2) or faster would be an escape.
+        groups = {}
+        for r in remask:
+            groups.setdefault((r["length_per_step"], r["family"], r["eta"]), []).append(r)
+        slopes, parts = [], []
+        for (ratio, family, eta), rows in sorted(groups.items(), key=lambda kv: (-kv[0][0], kv[0][1], kv[0][2])):
+            slope, lo, hi = fit_loglog_slope([r["length"] for r in rows], [r["value"] for r in rows])
+            name = f"remdm:{eta:g}" if family == "remdm" else family
+            parts.append(f"{name} L/N={ratio:g}: {_fmt(slope, 2)}" + ("" if math.isnan(hi) else f" [{_fmt(lo, 2)}, {_fmt(hi, 2)}]"))
+            slopes.append(hi if not math.isnan(hi) else slope)
+        out.append({"claim": "C2 with correctors: at equal NFE (N = L/r) the SER of uniform, lowconf and remdm "
+                             "remasking does not decay with L (no escape from the linear law)",
+                    "measured": "log-log slopes of SER vs L: " + "; ".join(parts),
+                    "expected": "every slope's upper 95% limit above -0.5",
+                    "holds": bool(slopes) and all(not math.isnan(v) and v > -0.5 for v in slopes)})
     b2 = _pairs(records, "b2_vs_mc", "kl_expected", "b2_vs_mc", "kl_expected_b2", ("language", "length", "schedule"))
     if b2:
         inside = sum(r["lo"] <= b["value"] <= r["hi"] for r, b in b2)
@@ -178,6 +196,11 @@ def report_markdown(records, *, profile, seed, version, wall_time=None, figure_d
         ("B2 — expected KL over random orders", "b2_vs_mc", captions["b2_vs_mc"]),
         ("Schedules at equal NFE (B5, C2′, adaptive rules)", "equal_nfe", captions["equal_nfe"]),
         ("C3 — learning error", "ser_vs_lambda", captions["ser_vs_lambda"]),
+        ("Remasking at equal NFE (open question)", "remasking",
+         "Does a sampler that may remask revealed tokens escape C2's linear-steps law? On `W(4,2)`, at `N = L/4` "
+         "and `N = L/2` steps: `uniform:N` and LLaDA's `lowconf:N` never revise a token; `remdm:N:eta` remasks each "
+         "revealed token with probability `min(eta, (L - r_t)/r_(t-1))` before each step and redraws it with the "
+         "new positions. If remasking escaped the law, the SER at a fixed `L/N` would fall as `L` grows."),
     ]
     for title, name, text in sections:
         lines += [f"## {title}", "", text, "", f"![{name}]({figure_dir}/{name}.png)", ""]

@@ -129,4 +129,5 @@ _FIGURE_EXPERIMENTS = {
     "b2_vs_mc": {"b2_vs_mc"},
     "equal_nfe": {"equal_nfe"},
     "ser_vs_lambda": {"ser_vs_lambda"},
+    "remasking": {"remasking"},
 }
