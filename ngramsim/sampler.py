@@ -98,7 +98,8 @@ class MDMSamples:
         The int seed given as ``rng``, or ``None`` for a Generator.
     kernel : str
         The path that ran: ``"local"`` (order <= 2, powers of ``P``), ``"windows"``
-        (forward-backward on windows), ``"naive"`` or ``"oracle"`` (a user oracle).
+        (forward-backward on windows), ``"naive"``, ``"oracle"`` (a user oracle), or
+        ``"lowconf"`` / ``"remdm"`` (those decoders' Python samplers).
 
     Attributes
     ----------
