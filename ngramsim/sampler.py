@@ -30,6 +30,7 @@ import numpy as np
 from ngramsim._kernels.adaptive import select, truncation_eta
 from ngramsim._kernels.adaptive_local2 import debug_local2, truncation
 from ngramsim._kernels import mdm as _k
+from ngramsim._kernels import remasking as _remasking
 from ngramsim._kernels.chain import propagate_context_laws
 from ngramsim._kernels.forward_backward import TRUST, chain_trusted
 from ngramsim._kernels.powers import mixing_profile, power_tables, truncation_distance
@@ -295,8 +296,18 @@ def sample_mdm(
     per_step = np.zeros((num_samples, 2, width), dtype=np.int64)
     fallback = np.zeros(num_samples, dtype=bool)
     stats = np.zeros((num_samples, 3))
-    if resolved.kind in (LOWCONF, REMDM):
-        kernel, runner = ("lowconf", _run_lowconf) if resolved.kind == LOWCONF else ("remdm", _run_remdm)
+    if resolved.kind in (LOWCONF, REMDM) and oracle is None:
+        kernel = "lowconf" if resolved.kind == LOWCONF else "remdm"
+        P, succ, mu, m = chain_arrays(language)
+        chain = (P, succ, mu, m, chain_trusted(P, mu))
+        lowconf = resolved.kind == LOWCONF
+        schedule_arrays = (resolved.sizes, resolved.bounds, resolved.remask)
+        batch = max(1, BATCH_TOKENS // length)
+
+        def run(keys, outputs):
+            _remasking.sample_remasking(keys, lowconf, schedule_arrays, chain, (lam, tau), outputs)
+    elif resolved.kind in (LOWCONF, REMDM):  # a user oracle: the Python loops
+        kernel, runner = "oracle", (_run_lowconf if resolved.kind == LOWCONF else _run_remdm)
         batch = 1
 
         def run(keys, outputs):

@@ -6,10 +6,12 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from ngramsim import estimate_b1, exact_law, parse_schedule, sample_mdm, window_language
+from ngramsim import ExactOracle, estimate_b1, exact_law, parse_schedule, sample_mdm, window_language
 from ngramsim.cli import main
-from ngramsim.strategies import build_language
+from ngramsim.strategies import build_language, languages
 from tests import reference
 from tests.stats import gof_pvalue
 
@@ -105,3 +107,24 @@ def test_cli_exact_and_sample_accept_remdm(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["kernel"] == "remdm"
     assert main(["sample", "--language", str(path), "--length", "4", "--schedule", "remdm:2:7", "--num-samples", "2",
                  "--seed", "0"]) == 2
+
+
+@settings(max_examples=25, deadline=None)
+@given(languages(vocab_sizes=(2, 5), orders=(1, 3), max_contexts=25), st.integers(2, 9), st.data())
+def test_kernel_and_python_loop_draw_the_same_sequences(language, length, data):
+    # The numba kernels of lowconf (also in blocks) and remdm against the Python loops that serve user
+    # oracles: same streams, same arithmetic, so with the exact model the samples agree one by one.
+    length = max(length, language.min_length)
+    N = data.draw(st.integers(1, length))
+    spec = data.draw(st.sampled_from([f"lowconf:{N}", f"remdm:{N}:{data.draw(st.sampled_from([0.0, 0.3, 1.0]))}",
+                                      f"blocks:{data.draw(st.integers(-(-length // N), length))}:lowconf:{N}"]))
+    lam, tau = data.draw(st.sampled_from(MODELS + [(0.0, 0.7)]))
+    kwargs = {"rng": data.draw(st.integers(0, 2**31)), "learning_error": lam, "temperature": tau}
+    kernel = sample_mdm(language, length, spec, 12, **kwargs)
+    loop = sample_mdm(language, length, spec, 12, oracle=ExactOracle(language), **kwargs)
+    assert kernel.kernel in ("lowconf", "remdm") and loop.kernel == "oracle"
+    np.testing.assert_array_equal(kernel.samples, loop.samples)
+    np.testing.assert_array_equal(kernel.fallback, loop.fallback)
+    np.testing.assert_array_equal(kernel.step_sizes, loop.step_sizes)
+    np.testing.assert_array_equal(kernel.learning_kl_count, loop.learning_kl_count)
+    np.testing.assert_allclose(kernel.learning_kl_sum, loop.learning_kl_sum, rtol=1e-9, atol=1e-12)
