@@ -336,6 +336,8 @@ def warm_kernels():
         sample_mdm(w, 8, spec, 2, rng=0)
         sample_mdm(d3, 8, spec, 2, rng=0)
     sample_mdm(w, 8, "ar", 2, rng=0, learning_error=0.1)
+    sample_mdm(w, 8, "lowconf:2", 2, rng=0)
+    sample_mdm(w, 8, "remdm:2:0.5", 2, rng=0)
     estimate_b1(w, 8, "uniform:2", 2, rng=0)
     expected_kl(w, 8, "uniform:2")
     exact_law(w, 4, "uniform:2")
@@ -347,10 +349,10 @@ PROFILES = {
              "eps": 0.05, "delta": 0.5, "exact_length": 6, "remask_lengths": [16, 32], "remask_samples": 50},
     "quick": {"lengths": [64, 256, 1024], "num_samples": 800, "b1_samples": 100,
               "steps_lengths": [64, 128, 256, 512, 1024], "eps": 0.05, "delta": 0.5, "exact_length": 8,
-              "remask_lengths": [32, 64, 128, 256], "remask_samples": 300},
+              "remask_lengths": [32, 64, 128, 256, 512], "remask_samples": 300},
     "full": {"lengths": [64, 256, 1024, 4096, 16384], "num_samples": 2000, "b1_samples": 200,
              "steps_lengths": [64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384], "eps": 0.05, "delta": 0.5,
-             "exact_length": 8, "remask_lengths": [32, 64, 128, 256, 512, 1024], "remask_samples": 1000},
+             "exact_length": 8, "remask_lengths": [32, 64, 128, 256, 512, 1024, 2048], "remask_samples": 1000},
 }
 
 
@@ -406,7 +408,7 @@ def profile_cells(profile):
             cells.append(("ser_vs_lambda", {"language": key, "length": L, "num_samples": M if L == lengths[0] else 0,
                                             "lambda_times_length": [0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0]}))
     for L in P["remask_lengths"]:
-        # The lowconf and remdm samplers run in Python over per-step kernels: shorter lengths here.
+        # lowconf and remdm run a full forward-backward pass per step (O(N L) per sequence): shorter lengths.
         cells.append(("remasking", {"language": "W(4,2)", "length": L, "ratios": [4, 2], "etas": [0.02, 0.1, 0.5],
                                     "num_samples": P["remask_samples"]}))
     return cells

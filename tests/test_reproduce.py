@@ -161,6 +161,8 @@ def test_a_cell_that_keeps_failing_is_in_the_report_and_the_exit_status(tmp_path
 def test_report_names_every_claim(tiny):
     out, _ = tiny
     text = (out / "report.md").read_text()
-    for needle in ("A1", "A3", "C2", "C3", "A5", "B1", "B2", "message.png", "speed-up"):
+    for needle in ("A1", "A3", "C2", "C3", "A5", "B1", "B2", "message.png", "speed-up", "C2 with correctors",
+                   "remasking.png"):
         assert needle in text
     assert Path(out / "figures" / "message.png").exists()
+    assert Path(out / "figures" / "remasking.png").exists()
