@@ -34,7 +34,7 @@ from ngramsim._kernels import remasking as _remasking
 from ngramsim._kernels.chain import propagate_context_laws
 from ngramsim._kernels.forward_backward import TRUST, chain_trusted
 from ngramsim._kernels.powers import mixing_profile, power_tables, truncation_distance
-from ngramsim._kernels.reverse import draw_uniform, draw_weights, kl_weights, theta_row, theta_rows
+from ngramsim._kernels.reverse import draw_uniform, draw_weights, kl_weights, record_kl, theta_row, theta_rows
 from ngramsim._kernels.rng import draw_keys, draw_stream, redraw_counter, tie_counter, uniform, uniform_block
 from ngramsim._kernels.steps import LOWCONF, REMDM, TOPK, assign_steps, occupied_steps
 from ngramsim._progress import progress_bar
@@ -588,10 +588,7 @@ def _run_lowconf(language, resolved, key, model, outputs):
             j = slot[int(i)]
             x[i] = drawn[j]
             if not failed:
-                kl = 0.0 if ideal else kl_weights(exact[i], 1.0, theta[j])
-                stats[0] += kl
-                stats[1] += 1.0
-                stats[2] = max(stats[2], kl)
+                record_kl(stats, 0.0 if ideal else kl_weights(exact[i], 1.0, theta[j]))
         per_step[0, t - 1] = count
         per_step[1, t - 1] = t
         if not failed:
@@ -642,10 +639,7 @@ def _run_remdm(language, resolved, key, model, outputs):
         for i, j in zip(chosen, slot):
             x[i] = draw_weights(theta[j], theta[j].sum(), draws[i])
             if valid:
-                kl = 0.0 if ideal else kl_weights(exact[j], 1.0, theta[j])
-                stats[0] += kl
-                stats[1] += 1.0
-                stats[2] = max(stats[2], kl)
+                record_kl(stats, 0.0 if ideal else kl_weights(exact[j], 1.0, theta[j]))
         per_step[0, t - 1] = count
         per_step[1, t - 1] = t
     x_out[:] = x

@@ -213,6 +213,31 @@ def _within(masked, k, lo, hi):
 
 
 @numba.njit(cache=True)
+def _spread_subsets(share, state, work, valid, rows, w, nxt, stats):
+    """Every ``s``-subset of ``masked[:k]`` with mass ``share``, its positions drawn from ``p_rows``.
+
+    ``work = (masked, k, s, comb, chosen)``; learning-KL mass into ``stats`` when ``valid``.
+    """
+    masked, k, s, comb, chosen = work
+    p_rows = rows[1]
+    kls = rows[2]
+    V = p_rows.shape[1]
+    for j in range(s):
+        comb[j] = j
+    while True:
+        for j in range(s):
+            chosen[j] = masked[comb[j]]
+        if valid:
+            for j in range(s):
+                stats[0] += share * kls[chosen[j]]
+                stats[1] += share
+                stats[2] = max(stats[2], kls[chosen[j]])
+        _spread_values(share, state, chosen, s, p_rows, w, V, nxt)
+        if not next_combination(comb, s, k):
+            break
+
+
+@numba.njit(cache=True)
 def _remdm_outcomes(mass, state, work, model, rows, nxt, stats):
     """ReMDM-style step from ``state``: each revealed token is remasked with probability ``sigma``
     (every subset ``D`` enumerated), then a uniformly random ``(size + |D|)``-subset of the masked
@@ -247,20 +272,8 @@ def _remdm_outcomes(mass, state, work, model, rows, nxt, stats):
         k = _masked_positions(reduced, V, L, digits, masked)
         valid = _state_rows(reduced, digits, model, w, rows)
         s = size + d
-        share = mass * p_remask / _binomial(k, s)
-        for j in range(s):
-            comb[j] = j
-        while True:
-            for j in range(s):
-                chosen[j] = masked[comb[j]]
-            if valid:
-                for j in range(s):
-                    stats[0] += share * kls[chosen[j]]
-                    stats[1] += share
-                    stats[2] = max(stats[2], kls[chosen[j]])
-            _spread_values(share, reduced, chosen, s, p_rows, w, V, nxt)
-            if not next_combination(comb, s, k):
-                break
+        _spread_subsets(mass * p_remask / _binomial(k, s), reduced, (masked, k, s, comb, chosen), valid, rows, w,
+                        nxt, stats)
 
 
 @numba.njit(cache=True)
@@ -353,19 +366,8 @@ def sampler_law(schedule, model, V, L, law, stats):
                 _bernoulli_outcomes(mass, state, masked, k, h, p_rows, w, V, nxt)
             elif kind == COUNTS or kind == BLOCKS:
                 s = sizes[t]
-                share = mass / _binomial(k, s)
-                for j in range(s):
-                    comb[j] = j
-                while True:
-                    for j in range(s):
-                        chosen[j] = masked[comb[j]]
-                    if valid:
-                        for j in range(s):
-                            stats[0] += share * kls[chosen[j]]
-                            stats[1] += share
-                    _spread_values(share, state, chosen, s, p_rows, w, V, nxt)
-                    if not next_combination(comb, s, k):
-                        break
+                _spread_subsets(mass / _binomial(k, s), state, (masked, k, s, comb, chosen), valid, rows, w, nxt,
+                                stats)
                 if valid:
                     for j in range(k):
                         stats[2] = max(stats[2], kls[masked[j]])

@@ -12,16 +12,9 @@ import numpy as np
 
 from ngramsim._kernels.adaptive import select
 from ngramsim._kernels.forward_backward import conditional_marginals_scaled, log_evidence
-from ngramsim._kernels.reverse import draw_weights, kl_weights, theta_row
+from ngramsim._kernels.reverse import draw_weights, kl_weights, record_kl, theta_row
 from ngramsim._kernels.rng import redraw_counter, tie_counter, uniform
 from ngramsim._kernels.steps import TOPK
-
-
-@numba.njit(cache=True, inline="always")
-def _record(stats, kl):
-    stats[0] += kl
-    stats[1] += 1.0
-    stats[2] = max(stats[2], kl)
 
 
 @numba.njit(cache=True)
@@ -77,7 +70,7 @@ def lowconf_sequence(key, schedule, chain, params, x, per_step, stats):
                 j += 1
             x[i] = drawn[j]
             if not failed:
-                _record(stats, 0.0 if ideal else kl_weights(rows[i], 1.0, theta[j]))
+                record_kl(stats, 0.0 if ideal else kl_weights(rows[i], 1.0, theta[j]))
         per_step[0, t - 1] = count
         per_step[1, t - 1] = t
         if not failed:
@@ -122,7 +115,7 @@ def remdm_sequence(key, schedule, chain, params, x, per_step, stats):
             _model_row(rows[i], valid, lam, tau, theta)
             x[i] = draw_weights(theta, theta.sum(), uniform(key, redraw_counter(L, t, i)))
             if valid:
-                _record(stats, 0.0 if ideal else kl_weights(rows[i], 1.0, theta))
+                record_kl(stats, 0.0 if ideal else kl_weights(rows[i], 1.0, theta))
         per_step[0, t - 1] = count
         per_step[1, t - 1] = t
     return log_evidence(x, P, succ, mu, m, trusted) == -np.inf
