@@ -1,0 +1,511 @@
+"""Kernels of the sparse order-2 language ``P' = A + eps 1 nu^T``, ``A = (1 - eps) P_K`` (see ngramsim/sparse.py).
+
+``model`` tuple used throughout (built once per language by :func:`ngramsim.sparse._model`):
+
+0. ``idx`` int64 (V, K): the top tokens of each row;
+1. ``aprob`` float64 (V, K): ``(1 - eps) P_K`` on those entries;
+2. ``pred_ptr`` int64 (V + 1), 3. ``pred_row`` int64 (VK), 4. ``pred_val`` float64 (VK): the columns of ``A``
+   (``A[pred_row[p], b] = pred_val[p]`` for ``p`` in ``pred_ptr[b] .. pred_ptr[b+1]``);
+5. ``pos`` bool (V, K): ``P_K`` entry positive (support, never from a float product);
+6. ``nu_pos`` bool (V,): ``eps nu_b > 0``;
+7. ``mu_pos`` bool (V,): ``mu_b > 0``.
+
+``tables = (W, Lam, cutoff, all_positive, normalise)``: ``W[d]`` the rank-one row of ``P'^d``
+(``d = 0 .. L``), ``Lam[k] = mu^T P'^k``, the distance from which the ``A^d`` part is dropped,
+whether every transition of every distance is possible (``eps > 0`` and ``nu > 0``: no support
+checks needed), and whether messages are rescaled at every step (``eps = 0``: a scale-free product).
+
+Messages: the forward message of token ``a`` at distance ``d`` is the row ``e_a^T A^d``, the backward
+message of token ``b`` is the column ``A^d e_b``.  They depend on the token and the distance only,
+so each revealed position computes its messages once, for exactly the distances at which masked
+positions will ask for them, sweeping ``d = 1, 2, ...`` (sparse while few entries are non-zero).
+"""
+
+import numba
+import numpy as np
+
+from ngramsim._kernels.reverse import draw_uniform
+from ngramsim._kernels.rng import draw_stream
+from ngramsim._kernels.steps import assign_steps, occupied_steps
+
+# A message switches from its list of non-zero entries to dense loops above V / _DENSE non-zeros.
+_DENSE = 8
+
+
+@numba.njit(cache=True)
+def rank_one_tables(model, eps, nu, mu, length):
+    """``(W, Lam)``: ``W[d] = eps sum_{j<d} nu^T A^j`` (``d = 0 .. L``), ``Lam[k] = mu^T P'^k`` (``k < L``)."""
+    idx = model[0]
+    aprob = model[1]
+    V, K = idx.shape
+    W = np.zeros((length + 1, V))
+    Lam = np.zeros((max(length, 1), V))
+    r = nu.copy()
+    nxt = np.empty(V)
+    for d in range(1, length + 1):
+        for c in range(V):
+            W[d, c] = W[d - 1, c] + eps * r[c]
+        if d < length:
+            nxt[:] = 0.0
+            for c in range(V):
+                x = r[c]
+                if x != 0.0:
+                    for k in range(K):
+                        nxt[idx[c, k]] += x * aprob[c, k]
+            r[:] = nxt
+    Lam[0, :] = mu
+    for i in range(1, length):
+        total = 0.0
+        for c in range(V):
+            total += Lam[i - 1, c]
+        for c in range(V):
+            Lam[i, c] = eps * total * nu[c]
+        for c in range(V):
+            x = Lam[i - 1, c]
+            if x != 0.0:
+                for k in range(K):
+                    Lam[i, idx[c, k]] += x * aprob[c, k]
+    return W, Lam
+
+
+@numba.njit(cache=True)
+def _advance(cur, nxt, lst, n, newlst, mark, dense, forward, model):
+    """``nxt = cur A`` (forward) or ``A cur`` (backward); returns ``(non-zeros, dense)``.
+
+    Sparse mode: ``cur`` is non-zero only on ``lst[:n]`` and ``nxt`` is all zero on entry; ``cur`` is
+    left all zero.  Dense mode overwrites ``nxt``.
+    """
+    idx = model[0]
+    aprob = model[1]
+    V, K = idx.shape
+    if not dense:
+        nn = 0
+        for j in range(n):
+            c = lst[j]
+            x = cur[c]
+            cur[c] = 0.0
+            if forward:
+                for k in range(K):
+                    t = idx[c, k]
+                    if not mark[t]:
+                        mark[t] = True
+                        newlst[nn] = t
+                        nn += 1
+                    nxt[t] += x * aprob[c, k]
+            else:
+                pred_ptr = model[2]
+                pred_row = model[3]
+                pred_val = model[4]
+                for p in range(pred_ptr[c], pred_ptr[c + 1]):
+                    t = pred_row[p]
+                    if not mark[t]:
+                        mark[t] = True
+                        newlst[nn] = t
+                        nn += 1
+                    nxt[t] += x * pred_val[p]
+        for j in range(nn):
+            mark[newlst[j]] = False
+        return nn, nn * _DENSE > V
+    if forward:
+        for t in range(V):
+            nxt[t] = 0.0
+        for c in range(V):
+            x = cur[c]
+            if x != 0.0:
+                for k in range(K):
+                    nxt[idx[c, k]] += x * aprob[c, k]
+    else:
+        for c in range(V):
+            acc = 0.0
+            for k in range(K):
+                acc += aprob[c, k] * cur[idx[c, k]]
+            nxt[c] = acc
+    return V, True
+
+
+@numba.njit(cache=True)
+def _sweep(token, anchor, forward, positions, out, scratch, model, normalise):
+    """Messages of ``token`` (revealed at ``anchor``) at the distances ``|k - anchor|`` of ``positions``
+    (increasing distances), into ``out[k]``."""
+    cur = scratch[0]
+    nxt = scratch[1]
+    lst = scratch[2]
+    newlst = scratch[3]
+    mark = scratch[4]
+    V = cur.shape[0]
+    cur[:] = 0.0
+    nxt[:] = 0.0
+    cur[token] = 1.0
+    lst[0] = token
+    n = 1
+    dense = False
+    d = 0
+    j = 0
+    count = positions.shape[0]
+    while j < count:
+        n, dense = _advance(cur, nxt, lst, n, newlst, mark, dense, forward, model)
+        cur, nxt = nxt, cur
+        lst, newlst = newlst, lst
+        d += 1
+        if normalise:  # eps = 0: only ratios matter; keep the largest entry at 1 (no underflow)
+            top = 0.0
+            for c in range(V):
+                if cur[c] > top:
+                    top = cur[c]
+            if top > 0.0:
+                inv = 1.0 / top
+                for c in range(V):
+                    cur[c] *= inv
+        while j < count and abs(positions[j] - anchor) == d:
+            out[positions[j], :] = cur
+            j += 1
+
+
+@numba.njit(cache=True)
+def reachable(source, d, target, model, eps_positive, cur, nxt):
+    """Whether ``P'^d[source, target] > 0`` (``source = -1``: from the support of ``mu``), from booleans only."""
+    idx = model[0]
+    pos = model[5]
+    nu_pos = model[6]
+    V, K = idx.shape
+    if d >= 1 and eps_positive and nu_pos[target]:
+        return True
+    if source < 0:
+        cur[:] = model[7]
+    else:
+        cur[:] = False
+        cur[source] = True
+    for _ in range(d):
+        nxt[:] = False
+        seen = False
+        for c in range(V):
+            if cur[c]:
+                seen = True
+                for k in range(K):
+                    if pos[c, k]:
+                        nxt[idx[c, k]] = True
+        if not seen:
+            return False
+        if eps_positive:
+            for t in range(V):
+                if nu_pos[t]:
+                    nxt[t] = True
+        cur, nxt = nxt, cur
+    return cur[target]
+
+
+@numba.njit(cache=True)
+def strict_neighbours(order, start, num, left, right, prv, nxt):
+    """``left[i]``/``right[i]``: nearest positions left/right of ``i`` revealed at an earlier step (-1: none).
+
+    Deletion from the linked list ``0 .. L-1`` by decreasing step; within a step increasing positions
+    for ``left`` (a deleted position's predecessor is then of an earlier step) and decreasing for
+    ``right``.  ``prv``/``nxt`` are int64 scratch of length ``L + 2`` (sentinels at 0 and ``L + 1``).
+    """
+    length = order.shape[0]
+    for sweep in range(2):
+        for p in range(length + 2):
+            prv[p] = p - 1
+            nxt[p] = p + 1
+        for t in range(num - 1, -1, -1):
+            for j in range(start[t + 1] - start[t]):
+                k = start[t] + j if sweep == 0 else start[t + 1] - 1 - j
+                i = order[k] + 1
+                before = prv[i]
+                after = nxt[i]
+                if sweep == 0:
+                    left[i - 1] = before - 1
+                else:
+                    right[i - 1] = after - 1 if after <= length else -1
+                nxt[before] = after
+                prv[after] = before
+
+
+@numba.njit(cache=True)
+def build_queries(left, right, cutoff, fptr, fpos, bptr, bpos):
+    """Group the positions by the anchor whose message they need: ``fpos[fptr[a]:fptr[a+1]]`` are the
+    ``k`` with ``left[k] = a`` and ``k - a < cutoff`` (increasing ``k``), ``bpos[bptr[b]:...]`` the ``k``
+    with ``right[k] = b`` and ``b - k < cutoff`` (decreasing ``k``)."""
+    length = left.shape[0]
+    fptr[:] = 0
+    bptr[:] = 0
+    for k in range(length):
+        a = left[k]
+        if a >= 0 and k - a < cutoff:
+            fptr[a + 1] += 1
+        b = right[k]
+        if b >= 0 and b - k < cutoff:
+            bptr[b + 1] += 1
+    for a in range(length):
+        fptr[a + 1] += fptr[a]
+        bptr[a + 1] += bptr[a]
+    ffill = fptr[:-1].copy()
+    bfill = bptr[:-1].copy()
+    for k in range(length):
+        a = left[k]
+        if a >= 0 and k - a < cutoff:
+            fpos[ffill[a]] = k
+            ffill[a] += 1
+    for k in range(length - 1, -1, -1):
+        b = right[k]
+        if b >= 0 and b - k < cutoff:
+            bpos[bfill[b]] = k
+            bfill[b] += 1
+
+
+@numba.njit(cache=True)
+def anchor_messages(a, token, queries, F, B, scratch, model, normalise):
+    """Both messages of the token revealed at ``a``, for every position that will ask for them."""
+    fptr, fpos, bptr, bpos = queries
+    if fptr[a + 1] > fptr[a]:
+        _sweep(token, a, True, fpos[fptr[a]:fptr[a + 1]], F, scratch, model, normalise)
+    if bptr[a + 1] > bptr[a]:
+        _sweep(token, a, False, bpos[bptr[a]:bptr[a + 1]], B, scratch, model, normalise)
+
+
+@numba.njit(cache=True)
+def gap_weights(i, a, xa, b, xb, F, B, tables, w):
+    """Unnormalised ``q(x_i = c | x_a, x_b) ∝ P'^(i-a)[x_a, c] P'^(b-i)[c, x_b]`` into ``w``; returns the sum.
+
+    ``a < 0``: left factor ``Lam[i]``; ``b < 0``: right factor 1.  A message part at a distance
+    ``>= cutoff`` is dropped (the rank-one part alone; error bound in ngramsim/sparse.py).
+    """
+    W = tables[0]
+    Lam = tables[1]
+    cutoff = tables[2]
+    V = w.shape[0]
+    if a < 0:
+        for c in range(V):
+            w[c] = Lam[i, c]
+    elif i - a < cutoff:
+        d = i - a
+        for c in range(V):
+            w[c] = W[d, c] + F[i, c]
+    else:
+        d = i - a
+        for c in range(V):
+            w[c] = W[d, c]
+    if b >= 0:
+        d = b - i
+        s = W[d, xb]
+        if d < cutoff:
+            for c in range(V):
+                w[c] *= B[i, c] + s
+        # else: the right factor is the constant s, which cancels
+    total = 0.0
+    for c in range(V):
+        total += w[c]
+    return total
+
+
+@numba.njit(cache=True)
+def draw_inverse(w, total, u):
+    """The dense sampler's rule: ``v = #{c : w_0 + ... + w_c <= u total}``, capped at the last positive ``c``."""
+    target = u * total
+    acc = 0.0
+    below = 0
+    last = -1
+    for c in range(w.shape[0]):
+        f = w[c]
+        acc += f
+        below += acc <= target
+        if f > 0.0:
+            last = c
+    return min(below, last)
+
+
+@numba.njit(cache=True)
+def conditional_rows(tokens, model, tables, out):
+    """``out[i] = q(x_i | x_R)`` (masked ``i``: ``tokens[i] < 0``), one-hot at revealed ones; returns
+    whether ``q(x_R) > 0`` (if not, masked rows are uniform)."""
+    length = tokens.shape[0]
+    V = model[0].shape[0]
+    cutoff = tables[2]
+    normalise = tables[4]
+    eps_positive = model[6].any()
+    left = np.full(length, -1, dtype=np.int64)
+    right = np.full(length, -1, dtype=np.int64)
+    last = -1
+    for i in range(length):
+        left[i] = last
+        if tokens[i] >= 0:
+            last = i
+    last = -1
+    for i in range(length - 1, -1, -1):
+        right[i] = last
+        if tokens[i] >= 0:
+            last = i
+    for i in range(length):  # revealed positions ask for nothing
+        if tokens[i] >= 0:
+            left[i] = -1
+            right[i] = -1
+    boolean = (np.empty(V, dtype=np.bool_), np.empty(V, dtype=np.bool_))
+    possible = True
+    first = -1
+    for i in range(length):
+        if tokens[i] >= 0:
+            if first < 0:
+                possible = reachable(-1, i, tokens[i], model, eps_positive, boolean[0], boolean[1])
+            elif not reachable(tokens[first], i - first, tokens[i], model, eps_positive, boolean[0], boolean[1]):
+                possible = False
+            first = i
+            if not possible:
+                break
+    if not possible:
+        for i in range(length):
+            for c in range(V):
+                out[i, c] = 1.0 / V if tokens[i] < 0 else (1.0 if c == tokens[i] else 0.0)
+        return False
+    queries = (np.empty(length + 1, dtype=np.int64), np.empty(length, dtype=np.int64),
+               np.empty(length + 1, dtype=np.int64), np.empty(length, dtype=np.int64))
+    build_queries(left, right, cutoff, queries[0], queries[1], queries[2], queries[3])
+    F = np.zeros((length, V))
+    B = np.zeros((length, V))
+    scratch = (np.empty(V), np.empty(V), np.empty(V, dtype=np.int64), np.empty(V, dtype=np.int64),
+               np.zeros(V, dtype=np.bool_))
+    for i in range(length):
+        if tokens[i] >= 0:
+            anchor_messages(i, tokens[i], queries, F, B, scratch, model, normalise)
+    w = np.empty(V)
+    for i in range(length):
+        if tokens[i] >= 0:
+            for c in range(V):
+                out[i, c] = 1.0 if c == tokens[i] else 0.0
+            continue
+        a = left[i]
+        b = right[i]
+        total = gap_weights(i, a, tokens[a] if a >= 0 else -1, b, tokens[b] if b >= 0 else -1, F, B, tables, w)
+        for c in range(V):
+            out[i, c] = w[c] / total
+    return True
+
+
+@numba.njit(cache=True)
+def sparse_sequence(key, schedule, model, tables, x, per_step, scratch):
+    """One sequence of the MDM under a non-adaptive schedule; returns ``(fallback, steps drawn from q, status)``.
+
+    ``status`` is 0, or 1 when a conditional summed to 0 in floating point although the state is
+    possible (underflow; the caller raises).
+    """
+    kind, alias_prob, alias_index, sizes, step_of, num_steps = schedule
+    cutoff = tables[2]
+    all_positive = tables[3]
+    normalise = tables[4]
+    V = model[0].shape[0]
+    eps_positive = model[6].any()
+    length = x.shape[0]
+    (schedule_u, value_u, step, perm, order, left, right, prv, nxt, F, B, w, msg, boolean, queries) = scratch
+    draw_stream(key, schedule_u, value_u)
+    assign_steps(kind, schedule_u, alias_prob, alias_index, sizes, step_of, perm, step)
+    occupied, start = occupied_steps(step, num_steps, per_step[0], per_step[1], order)
+    strict_neighbours(order, start, occupied, left, right, prv, nxt)
+    build_queries(left, right, cutoff, queries[0], queries[1], queries[2], queries[3])
+    failed = False
+    last_valid = occupied
+    for t in range(occupied):
+        lo = start[t]
+        hi = start[t + 1]
+        if failed:
+            for j in range(lo, hi):
+                i = order[j]
+                x[i] = draw_uniform(V, value_u[i])
+            continue
+        for j in range(lo, hi):
+            i = order[j]
+            a = left[i]
+            b = right[i]
+            total = gap_weights(i, a, x[a] if a >= 0 else -1, b, x[b] if b >= 0 else -1, F, B, tables, w)
+            if not total > 0.0:
+                return True, t, 1
+            x[i] = draw_inverse(w, total, value_u[i])
+        # The draw makes every pair (old neighbour, new token) possible; pairs of new tokens in one gap
+        # (consecutive in the step, same earlier neighbours) are checked from the support graph.
+        if not all_positive:
+            for j in range(lo, hi - 1):
+                p = order[j]
+                q = order[j + 1]
+                if right[p] == right[q] and not reachable(x[p], q - p, x[q], model, eps_positive, boolean[0],
+                                                          boolean[1]):
+                    failed = True
+                    last_valid = t + 1
+                    break
+        if not failed and t + 1 < occupied:
+            for j in range(lo, hi):
+                i = order[j]
+                anchor_messages(i, x[i], queries, F, B, msg, model, normalise)
+    return failed, last_valid, 0
+
+
+@numba.njit(cache=True, parallel=True)
+def sample_sparse(keys, schedule, model, tables, outputs, chunks):
+    """Every sequence of ``keys`` (one Philox stream each); ``outputs`` as for the dense drivers
+    (:mod:`.mdm`) plus ``status`` int64[M]; ``chunks`` sequences run at once, each with its own scratch."""
+    out = outputs[0]
+    nfe = outputs[1]
+    per_step = outputs[2]
+    fallback = outputs[3]
+    stats = outputs[4]
+    status = outputs[5]
+    num_steps = schedule[5]
+    num_samples, length = out.shape
+    V = model[0].shape[0]
+    chunks = max(1, min(num_samples, chunks))
+    for ch in numba.prange(chunks):
+        scratch = (np.empty(length), np.empty(length), np.empty(length, dtype=np.int64),
+                   np.empty(length, dtype=np.int64), np.empty(length, dtype=np.int64),
+                   np.empty(length, dtype=np.int64), np.empty(length, dtype=np.int64),
+                   np.empty(length + 2, dtype=np.int64), np.empty(length + 2, dtype=np.int64),
+                   np.zeros((length, V)), np.zeros((length, V)), np.empty(V),
+                   (np.empty(V), np.empty(V), np.empty(V, dtype=np.int64), np.empty(V, dtype=np.int64),
+                    np.zeros(V, dtype=np.bool_)),
+                   (np.empty(V, dtype=np.bool_), np.empty(V, dtype=np.bool_)),
+                   (np.empty(length + 1, dtype=np.int64), np.empty(length, dtype=np.int64),
+                    np.empty(length + 1, dtype=np.int64), np.empty(length, dtype=np.int64)))
+        for s in range(ch, num_samples, chunks):
+            stats[s, :] = 0.0
+            per_step[s, :] = 0
+            failed, last_valid, code = sparse_sequence(keys[s], schedule, model, tables, out[s], per_step[s], scratch)
+            fallback[s] = failed
+            status[s] = code
+            nfe[s] = num_steps
+            stats[s, 1] = per_step[s, 0, :last_valid].sum()
+
+
+@numba.njit(cache=True, parallel=True)
+def ancestral(model, eps, nu, mu_cdf, uniforms, out):
+    """Left-to-right draws by inverse CDF over token ids (the dense ``guarded_cdf`` rule: the last
+    positive token absorbs rounding)."""
+    idx = model[0]
+    aprob = model[1]
+    pos = model[5]
+    nu_pos = model[6]
+    V, K = idx.shape
+    num_samples, length = out.shape
+    for s in numba.prange(num_samples):
+        row = np.empty(V)
+        u = uniforms[s, 0]
+        v = 0
+        while v < V - 1 and u >= mu_cdf[v]:
+            v += 1
+        out[s, 0] = v
+        for i in range(1, length):
+            a = out[s, i - 1]
+            last = -1
+            for c in range(V):
+                row[c] = eps * nu[c]
+                if nu_pos[c]:
+                    last = c
+            for k in range(K):
+                row[idx[a, k]] += aprob[a, k]
+                if pos[a, k] and idx[a, k] > last:
+                    last = idx[a, k]
+            u = uniforms[s, i]
+            acc = 0.0
+            v = last
+            for c in range(last):
+                acc += row[c]
+                if u < acc:
+                    v = c
+                    break
+            out[s, i] = v
+    return out
