@@ -90,7 +90,7 @@ from ngramsim._validation import (
     check_tokens,
 )
 
-__all__ = ["SparseLanguage", "sample_mdm_sparse", "TRUNCATION_ETA", "SPARSE_TABLE_LIMIT"]
+__all__ = ["SparseLanguage", "sample_mdm_sparse", "sparse_sample_report", "TRUNCATION_ETA", "SPARSE_TABLE_LIMIT"]
 
 #: Relative size of a dropped message part against the rank-one part (see the module docstring):
 #: conditionals move by at most ``2.1 * TRUNCATION_ETA`` in absolute value.
@@ -800,3 +800,60 @@ def sample_mdm_sparse(language, length, schedule, num_samples, *, rng, learning_
                       fallback=fallback, learning_kl_sum=stats[:, 0], learning_kl_count=stats[:, 1],
                       learning_kl_max=stats[:, 2], schedule=parsed.spec, length=length, learning_error=lam,
                       temperature=tau, seed=seed, kernel="sparse")
+
+
+def sparse_sample_report(language, result) -> dict:
+    """The keys of :func:`ngramsim.sample_report` for samples of a :class:`SparseLanguage`.
+
+    SER with its Wilson interval, ``gen_log_ppl`` (valid and all), NFEs, fallback fraction, the
+    (zero) learning KL, ``ar_nfe = L`` and ``ar_ser = 0`` (the exact model one token at a time is
+    ancestral sampling: never invalid), ``kernel`` and the provenance keys.
+
+    Parameters
+    ----------
+    language : SparseLanguage
+    result : MDMSamples
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    TypeError
+        If ``language`` is not a :class:`SparseLanguage`.
+
+    Examples
+    --------
+    >>> from ngramsim import sample_mdm
+    >>> from ngramsim.sparse import SparseLanguage, sparse_sample_report
+    >>> lang = SparseLanguage([[1], [0]], [[1.0], [1.0]], 0.0, [0.5, 0.5], [1, 0])
+    >>> report = sparse_sample_report(lang, sample_mdm(lang, 6, "ar", 10, rng=0))
+    >>> report["ser"], report["gen_log_ppl"], report["kernel"]
+    (0.0, 0.0, 'sparse')
+    """
+    from ngramsim.measure import Measure
+    from ngramsim.metrics import _mean_stderr, wilson_interval
+    from ngramsim.provenance import provenance
+
+    if not isinstance(language, SparseLanguage):
+        raise TypeError(f"language must be a SparseLanguage, got {type(language).__name__}")
+    M, L = result.samples.shape
+    nll = -language.log_prob(result.samples) / L
+    valid = np.isfinite(nll)
+    invalid = int(M - valid.sum())
+    low, high = wilson_interval(invalid, M)
+    gen = Measure(float("inf"), float("nan"), "monte_carlo", M) if invalid else _mean_stderr(nll)
+    gen_valid = _mean_stderr(nll[valid])
+    report = {
+        "ser": invalid / M, "ser_interval": [low, high], "num_invalid": invalid,
+        "gen_log_ppl": gen.value, "gen_log_ppl_stderr": gen.stderr,
+        "gen_log_ppl_valid": gen_valid.value, "gen_log_ppl_valid_stderr": gen_valid.stderr,
+        "num_valid": int(valid.sum()), "nfe_mean": float(result.nfe.mean()), "nfe_max": int(result.nfe.max()),
+        "fallback_fraction": float(result.fallback.mean()), "learning_kl_mean": result.learning_kl_mean,
+        "learning_kl_max": float(result.learning_kl_max.max()), "num_samples": M, "length": L,
+        "learning_error": result.learning_error, "temperature": result.temperature,
+        "ar_nfe": L, "ar_ser": 0.0, "kernel": result.kernel,
+    }
+    report.update(provenance(language, seed=result.seed, schedule=result.schedule))
+    return report
