@@ -92,6 +92,35 @@ def test_truncation_is_exercised_and_within_tolerance():
         assert worst <= TOL
 
 
+def test_early_stops_of_mixed_messages_are_exercised_and_within_tolerance():
+    # Small eps: the cut-off D is near L, but sweeps stop once a message has mixed (forward within
+    # eta min w_d of (1-eps)^d rho, backward spread within eta w_d(b)); conditionals stay within TOL.
+    from ngramsim._kernels import sparse as kernels
+
+    L = 400
+    for eps, K in ((0.05, 4), (0.02, 6), (0.3, 3)):
+        lang = _random_sparse(24, K, eps, seed=5)
+        tables = lang._tables(L)
+        V = lang.vocab_size
+        scratch = (np.empty(V), np.empty(V), np.empty(V, dtype=np.int64), np.empty(V, dtype=np.int64),
+                   np.zeros(V, dtype=bool))
+        stops = np.zeros(L, dtype=np.int64)
+        out = np.zeros((L, V))
+        kernels._sweep(3, 0, True, np.array([L - 1]), out, scratch, lang._model, tables, stops)
+        kernels._sweep(3, L - 1, False, np.array([0]), out, scratch, lang._model, tables, stops)
+        assert 0 < stops[0] < tables[2] and 0 < stops[L - 1] < tables[2]
+        dense = lang.to_dense()
+        rng = np.random.default_rng(1)
+        worst = 0.0
+        for _ in range(10):
+            x = dense.sample(L, 1, rng=rng)[0]
+            revealed = rng.random(L) < 0.02
+            rows, _ = lang.conditional_marginals(x, revealed)
+            expected, _ = conditional_marginals(dense, x, revealed)
+            worst = max(worst, np.abs(rows - expected).max())
+        assert worst <= TOL
+
+
 def test_truncation_bound_holds_for_the_dropped_part():
     # The dropped part against the exact one at every distance from D on, for every (a, b).
     lang = _random_sparse(8, 2, 0.6, seed=11)

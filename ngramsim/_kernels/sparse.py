@@ -10,10 +10,12 @@
 6. ``nu_pos`` bool (V,): ``eps nu_b > 0``;
 7. ``mu_pos`` bool (V,): ``mu_b > 0``.
 
-``tables = (W, Lam, cutoff, all_positive, normalise)``: ``W[d]`` the rank-one row of ``P'^d``
-(``d = 0 .. L``), ``Lam[k] = mu^T P'^k``, the distance from which the ``A^d`` part is dropped,
-whether every transition of every distance is possible (``eps > 0`` and ``nu > 0``: no support
-checks needed), and whether messages are rescaled at every step (``eps = 0``: a scale-free product).
+``tables = (W, Lam, cutoff, all_positive, normalise, T, rho, wmin, decay, eta)``: ``W[d]`` the rank-one
+row of ``P'^d`` (``d = 0 .. L``), ``Lam[k] = mu^T P'^k``, the distance from which the ``A^d`` part is
+dropped, whether every transition of every distance is possible (``eps > 0`` and ``nu > 0``: no support
+checks needed, and sweeps may stop early), whether messages are rescaled at every step (``eps = 0``: a
+scale-free product), ``T[j] = rho^T P_K^j`` (``j < cutoff``) for a reference law ``rho``,
+``wmin[d] = min_c W[d, c]``, ``decay[d] = (1 - eps)^d`` and the relative bound ``eta`` of the early stops.
 
 Messages: the forward message of token ``a`` at distance ``d`` is the row ``e_a^T A^d``, the backward
 message of token ``b`` is the column ``A^d e_b``.  They depend on the token and the distance only,
@@ -30,6 +32,9 @@ from ngramsim._kernels.steps import assign_steps, occupied_steps
 
 # A message switches from its list of non-zero entries to dense loops above V / _DENSE non-zeros.
 _DENSE = 8
+
+# A sweep that never stopped early.
+_NEVER = 1 << 62
 
 
 @numba.njit(cache=True)
@@ -66,6 +71,43 @@ def rank_one_tables(model, eps, nu, mu, length):
                 for k in range(K):
                     Lam[i, idx[c, k]] += x * aprob[c, k]
     return W, Lam
+
+
+@numba.njit(cache=True)
+def mixing_tables(idx, prob, rows, iterations):
+    """``(rho, T)``: ``rho`` a probability vector close to a stationary law of ``P_K`` (lazy power
+    iteration; any probability vector is valid, a closer one lets sweeps stop sooner) and
+    ``T[j] = rho^T P_K^j`` for ``j < rows``."""
+    V, K = idx.shape
+    rho = np.full(V, 1.0 / V)
+    nxt = np.empty(V)
+    for _ in range(iterations):
+        nxt[:] = 0.0
+        for c in range(V):
+            x = rho[c]
+            if x != 0.0:
+                for k in range(K):
+                    nxt[idx[c, k]] += x * prob[c, k]
+        change = 0.0
+        total = 0.0
+        for c in range(V):
+            v = 0.5 * (rho[c] + nxt[c])
+            change += abs(v - rho[c])
+            nxt[c] = v
+            total += v
+        for c in range(V):
+            rho[c] = nxt[c] / total
+        if change < 1e-17:
+            break
+    T = np.zeros((max(rows, 1), V))
+    T[0, :] = rho
+    for j in range(1, rows):
+        for c in range(V):
+            x = T[j - 1, c]
+            if x != 0.0:
+                for k in range(K):
+                    T[j, idx[c, k]] += x * prob[c, k]
+    return rho, T
 
 
 @numba.njit(cache=True)
@@ -124,15 +166,28 @@ def _advance(cur, nxt, lst, n, newlst, mark, dense, forward, model):
 
 
 @numba.njit(cache=True)
-def _sweep(token, anchor, forward, positions, out, scratch, model, normalise):
+def _sweep(token, anchor, forward, positions, out, scratch, model, tables, stops):
     """Messages of ``token`` (revealed at ``anchor``) at the distances ``|k - anchor|`` of ``positions``
-    (increasing distances), into ``out[k]``."""
+    (increasing distances), into ``out[k]``.
+
+    ``stops[anchor]``: the distance ``s`` at which the sweep stopped early because the message had
+    mixed (every farther message is then replaced by its limit, see :func:`gap_weights`), or a value
+    beyond every distance when it ran to the end.
+    """
+    normalise = tables[4]
+    early = tables[3]
+    W = tables[0]
+    rho = tables[6]
+    wmin = tables[7]
+    decay = tables[8]
+    eta = tables[9]
     cur = scratch[0]
     nxt = scratch[1]
     lst = scratch[2]
     newlst = scratch[3]
     mark = scratch[4]
     V = cur.shape[0]
+    stops[anchor] = _NEVER
     cur[:] = 0.0
     nxt[:] = 0.0
     cur[token] = 1.0
@@ -159,6 +214,29 @@ def _sweep(token, anchor, forward, positions, out, scratch, model, normalise):
         while j < count and abs(positions[j] - anchor) == d:
             out[positions[j], :] = cur
             j += 1
+        if early and dense and j < count:
+            # Mixed?  Forward: ||alpha_d - (1-eps)^d rho||_1 <= eta min_c w_d(c); backward: half the
+            # spread of beta_d <= eta w_d(token).  Both bounds hold at every farther distance too.
+            if forward:
+                dev = 0.0
+                scale = decay[d]
+                for c in range(V):
+                    dev += abs(cur[c] - scale * rho[c])
+                if dev <= eta * wmin[d]:
+                    stops[anchor] = d
+                    return
+            else:
+                hi = cur[0]
+                lo = cur[0]
+                for c in range(1, V):
+                    v = cur[c]
+                    if v > hi:
+                        hi = v
+                    if v < lo:
+                        lo = v
+                if 0.5 * (hi - lo) <= eta * W[d, token]:
+                    stops[anchor] = d
+                    return
 
 
 @numba.njit(cache=True)
@@ -254,33 +332,46 @@ def build_queries(left, right, cutoff, fptr, fpos, bptr, bpos):
 
 
 @numba.njit(cache=True)
-def anchor_messages(a, token, queries, F, B, scratch, model, normalise):
-    """Both messages of the token revealed at ``a``, for every position that will ask for them."""
+def anchor_messages(a, token, queries, F, B, scratch, model, tables, stops):
+    """Both messages of the token revealed at ``a``, for every position that will ask for them;
+    ``stops = (forward stops, backward stops)`` as in :func:`_sweep`."""
     fptr, fpos, bptr, bpos = queries
     if fptr[a + 1] > fptr[a]:
-        _sweep(token, a, True, fpos[fptr[a]:fptr[a + 1]], F, scratch, model, normalise)
+        _sweep(token, a, True, fpos[fptr[a]:fptr[a + 1]], F, scratch, model, tables, stops[0])
     if bptr[a + 1] > bptr[a]:
-        _sweep(token, a, False, bpos[bptr[a]:bptr[a + 1]], B, scratch, model, normalise)
+        _sweep(token, a, False, bpos[bptr[a]:bptr[a + 1]], B, scratch, model, tables, stops[1])
 
 
 @numba.njit(cache=True)
-def gap_weights(i, a, xa, b, xb, F, B, tables, w):
-    """Unnormalised ``q(x_i = c | x_a, x_b) ∝ P'^(i-a)[x_a, c] P'^(b-i)[c, x_b]`` into ``w``; returns the sum.
+def gap_weights(i, a, xa, b, xb, F, B, tables, w, stops):
+    """Unnormalised ``q(x_i = c | x_R) ∝ P'^(i-a)[x_a, c] P'^(b-i)[c, x_b]`` into ``w``; returns the sum.
 
     ``a < 0``: left factor ``Lam[i]``; ``b < 0``: right factor 1.  A message part at a distance
-    ``>= cutoff`` is dropped (the rank-one part alone; error bound in ngramsim/sparse.py).
+    ``>= cutoff`` is dropped (the rank-one part alone); beyond the distance ``s`` at which its sweep
+    stopped (``stops``), a forward message is replaced by ``(1 - eps)^d rho P_K^(d - s)`` and a
+    backward one by a constant (which cancels).  Error bounds in ngramsim/sparse.py.
     """
     W = tables[0]
     Lam = tables[1]
     cutoff = tables[2]
+    T = tables[5]
+    decay = tables[8]
+    fstop = stops[0]
+    bstop = stops[1]
     V = w.shape[0]
     if a < 0:
         for c in range(V):
             w[c] = Lam[i, c]
     elif i - a < cutoff:
         d = i - a
-        for c in range(V):
-            w[c] = W[d, c] + F[i, c]
+        s = fstop[a]
+        if d <= s:
+            for c in range(V):
+                w[c] = W[d, c] + F[i, c]
+        else:
+            scale = decay[d]
+            for c in range(V):
+                w[c] = W[d, c] + scale * T[d - s, c]
     else:
         d = i - a
         for c in range(V):
@@ -288,10 +379,10 @@ def gap_weights(i, a, xa, b, xb, F, B, tables, w):
     if b >= 0:
         d = b - i
         s = W[d, xb]
-        if d < cutoff:
+        if d < cutoff and d <= bstop[b]:
             for c in range(V):
                 w[c] *= B[i, c] + s
-        # else: the right factor is the constant s, which cancels
+        # else: the right factor is (within the bound) the constant s, which cancels
     total = 0.0
     for c in range(V):
         total += w[c]
@@ -321,7 +412,6 @@ def conditional_rows(tokens, model, tables, out):
     length = tokens.shape[0]
     V = model[0].shape[0]
     cutoff = tables[2]
-    normalise = tables[4]
     eps_positive = model[6].any()
     left = np.full(length, -1, dtype=np.int64)
     right = np.full(length, -1, dtype=np.int64)
@@ -363,9 +453,10 @@ def conditional_rows(tokens, model, tables, out):
     B = np.zeros((length, V))
     scratch = (np.empty(V), np.empty(V), np.empty(V, dtype=np.int64), np.empty(V, dtype=np.int64),
                np.zeros(V, dtype=np.bool_))
+    stops = (np.full(length, _NEVER, dtype=np.int64), np.full(length, _NEVER, dtype=np.int64))
     for i in range(length):
         if tokens[i] >= 0:
-            anchor_messages(i, tokens[i], queries, F, B, scratch, model, normalise)
+            anchor_messages(i, tokens[i], queries, F, B, scratch, model, tables, stops)
     w = np.empty(V)
     for i in range(length):
         if tokens[i] >= 0:
@@ -374,7 +465,8 @@ def conditional_rows(tokens, model, tables, out):
             continue
         a = left[i]
         b = right[i]
-        total = gap_weights(i, a, tokens[a] if a >= 0 else -1, b, tokens[b] if b >= 0 else -1, F, B, tables, w)
+        total = gap_weights(i, a, tokens[a] if a >= 0 else -1, b, tokens[b] if b >= 0 else -1, F, B, tables, w,
+                            stops)
         for c in range(V):
             out[i, c] = w[c] / total
     return True
@@ -390,11 +482,10 @@ def sparse_sequence(key, schedule, model, tables, x, per_step, scratch):
     kind, alias_prob, alias_index, sizes, step_of, num_steps = schedule
     cutoff = tables[2]
     all_positive = tables[3]
-    normalise = tables[4]
     V = model[0].shape[0]
     eps_positive = model[6].any()
     length = x.shape[0]
-    (schedule_u, value_u, step, perm, order, left, right, prv, nxt, F, B, w, msg, boolean, queries) = scratch
+    (schedule_u, value_u, step, perm, order, left, right, prv, nxt, F, B, w, msg, boolean, queries, stops) = scratch
     draw_stream(key, schedule_u, value_u)
     assign_steps(kind, schedule_u, alias_prob, alias_index, sizes, step_of, perm, step)
     occupied, start = occupied_steps(step, num_steps, per_step[0], per_step[1], order)
@@ -414,7 +505,7 @@ def sparse_sequence(key, schedule, model, tables, x, per_step, scratch):
             i = order[j]
             a = left[i]
             b = right[i]
-            total = gap_weights(i, a, x[a] if a >= 0 else -1, b, x[b] if b >= 0 else -1, F, B, tables, w)
+            total = gap_weights(i, a, x[a] if a >= 0 else -1, b, x[b] if b >= 0 else -1, F, B, tables, w, stops)
             if not total > 0.0:
                 return True, t, 1
             x[i] = draw_inverse(w, total, value_u[i])
@@ -432,7 +523,7 @@ def sparse_sequence(key, schedule, model, tables, x, per_step, scratch):
         if not failed and t + 1 < occupied:
             for j in range(lo, hi):
                 i = order[j]
-                anchor_messages(i, x[i], queries, F, B, msg, model, normalise)
+                anchor_messages(i, x[i], queries, F, B, msg, model, tables, stops)
     return failed, last_valid, 0
 
 
@@ -460,7 +551,8 @@ def sample_sparse(keys, schedule, model, tables, outputs, chunks):
                     np.zeros(V, dtype=np.bool_)),
                    (np.empty(V, dtype=np.bool_), np.empty(V, dtype=np.bool_)),
                    (np.empty(length + 1, dtype=np.int64), np.empty(length, dtype=np.int64),
-                    np.empty(length + 1, dtype=np.int64), np.empty(length, dtype=np.int64)))
+                    np.empty(length + 1, dtype=np.int64), np.empty(length, dtype=np.int64)),
+                   (np.empty(length, dtype=np.int64), np.empty(length, dtype=np.int64)))
         for s in range(ch, num_samples, chunks):
             stats[s, :] = 0.0
             per_step[s, :] = 0
