@@ -558,7 +558,8 @@ class SparseLanguage:
         pred_ptr = np.zeros(V + 1, dtype=np.int64)
         np.cumsum(np.bincount(flat, minlength=V), out=pred_ptr[1:])
         nu_pos = (self._eps * self._nu) > 0
-        return (idx, aprob, pred_ptr, pred_row, pred_val, np.array(self._prob > 0), nu_pos, np.array(self._mu > 0))
+        return (idx, aprob, pred_ptr, pred_row, pred_val, np.array(self._prob > 0), nu_pos, np.array(self._mu > 0),
+                idx.astype(np.uint32), pred_row.astype(np.uint32))
 
     def cutoff(self, length) -> int:
         """The distance ``D`` from which message parts are dropped (``length + 1``: never).

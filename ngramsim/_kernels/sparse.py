@@ -8,7 +8,8 @@
    (``A[pred_row[p], b] = pred_val[p]`` for ``p`` in ``pred_ptr[b] .. pred_ptr[b+1]``);
 5. ``pos`` bool (V, K): ``P_K`` entry positive (support, never from a float product);
 6. ``nu_pos`` bool (V,): ``eps nu_b > 0``;
-7. ``mu_pos`` bool (V,): ``mu_b > 0``.
+7. ``mu_pos`` bool (V,): ``mu_b > 0``;
+8. ``idx`` and 9. ``pred_row`` as uint32 (the message sweeps: unsigned indices need no wrap-around checks).
 
 ``tables = (W, Lam, cutoff, all_positive, normalise, T, rho, wmin, decay, eta)``: ``W[d]`` the rank-one
 row of ``P'^d`` (``d = 0 .. L``), ``Lam[k] = mu^T P'^k``, the distance from which the ``A^d`` part is
@@ -114,13 +115,31 @@ def mixing_tables(idx, prob, rows, iterations):
 def _advance(cur, nxt, lst, n, newlst, mark, dense, forward, model):
     """``nxt = cur A`` (forward) or ``A cur`` (backward); returns ``(non-zeros, dense)``.
 
-    Sparse mode: ``cur`` is non-zero only on ``lst[:n]`` and ``nxt`` is all zero on entry; ``cur`` is
-    left all zero.  Dense mode overwrites ``nxt``.
+    Listed mode (``not dense``): ``cur`` is non-zero only on ``lst[:n]`` and ``nxt`` is all zero on
+    entry; ``cur`` is left all zero.  Up to ``V / _DENSE`` listed entries the non-zeros of ``nxt`` are
+    listed too (while at most ``V / 2``); beyond, the listed entries are scattered into a dense
+    ``nxt``.  Dense mode overwrites ``nxt``.  Indices are read unsigned (no wrap-around checks).
     """
-    idx = model[0]
+    idx = model[8]
     aprob = model[1]
     V, K = idx.shape
     if not dense:
+        pred_ptr = model[2]
+        pred_row = model[9]
+        pred_val = model[4]
+        if n * _DENSE > V:  # many listed entries: scatter into a dense result, no bookkeeping
+            for t in range(V):
+                nxt[t] = 0.0
+            for j in range(n):
+                c = lst[j]
+                x = cur[c]
+                if forward:
+                    for k in range(K):
+                        nxt[idx[c, k]] += x * aprob[c, k]
+                else:
+                    for p in range(pred_ptr[c], pred_ptr[c + 1]):
+                        nxt[pred_row[p]] += x * pred_val[p]
+            return V, True
         nn = 0
         for j in range(n):
             c = lst[j]
@@ -135,9 +154,6 @@ def _advance(cur, nxt, lst, n, newlst, mark, dense, forward, model):
                         nn += 1
                     nxt[t] += x * aprob[c, k]
             else:
-                pred_ptr = model[2]
-                pred_row = model[3]
-                pred_val = model[4]
                 for p in range(pred_ptr[c], pred_ptr[c + 1]):
                     t = pred_row[p]
                     if not mark[t]:
@@ -147,7 +163,7 @@ def _advance(cur, nxt, lst, n, newlst, mark, dense, forward, model):
                     nxt[t] += x * pred_val[p]
         for j in range(nn):
             mark[newlst[j]] = False
-        return nn, nn * _DENSE > V
+        return nn, 2 * nn > V
     if forward:
         for t in range(V):
             nxt[t] = 0.0
