@@ -11,12 +11,12 @@
 7. ``mu_pos`` bool (V,): ``mu_b > 0``;
 8. ``idx`` and 9. ``pred_row`` as uint32 (the message sweeps: unsigned indices need no wrap-around checks).
 
-``tables = (W, Lam, cutoff, all_positive, normalise, T, rho, wmin, decay, eta)``: ``W[d]`` the rank-one
+``tables = (W, Lam, cutoff, all_positive, normalise, T, rho, decay, eta)``: ``W[d]`` the rank-one
 row of ``P'^d`` (``d = 0 .. L``), ``Lam[k] = mu^T P'^k``, the distance from which the ``A^d`` part is
 dropped, whether every transition of every distance is possible (``eps > 0`` and ``nu > 0``: no support
 checks needed, and sweeps may stop early), whether messages are rescaled at every step (``eps = 0``: a
 scale-free product), ``T[j] = rho^T P_K^j`` (``j < cutoff``) for a reference law ``rho``,
-``wmin[d] = min_c W[d, c]``, ``decay[d] = (1 - eps)^d`` and the relative bound ``eta`` of the early stops.
+``decay[d] = (1 - eps)^d`` and the relative bound ``eta`` of the early stops.
 
 Messages: the forward message of token ``a`` at distance ``d`` is the row ``e_a^T A^d``, the backward
 message of token ``b`` is the column ``A^d e_b``.  They depend on the token and the distance only,
@@ -194,9 +194,8 @@ def _sweep(token, anchor, forward, positions, out, scratch, model, tables, stops
     early = tables[3]
     W = tables[0]
     rho = tables[6]
-    wmin = tables[7]
-    decay = tables[8]
-    eta = tables[9]
+    decay = tables[7]
+    eta = tables[8]
     cur = scratch[0]
     nxt = scratch[1]
     lst = scratch[2]
@@ -231,14 +230,16 @@ def _sweep(token, anchor, forward, positions, out, scratch, model, tables, stops
             out[positions[j], :] = cur
             j += 1
         if early and dense and j < count:
-            # Mixed?  Forward: ||alpha_d - (1-eps)^d rho||_1 <= eta min_c w_d(c); backward: half the
-            # spread of beta_d <= eta w_d(token).  Both bounds hold at every farther distance too.
+            # Mixed?  Forward: |alpha_d(c) - (1-eps)^d rho(c)| <= eta w_d(c) for every c; backward: half
+            # the spread of beta_d <= eta w_d(token).  Both bounds then hold at every farther distance.
             if forward:
-                dev = 0.0
                 scale = decay[d]
+                mixed = True
                 for c in range(V):
-                    dev += abs(cur[c] - scale * rho[c])
-                if dev <= eta * wmin[d]:
+                    if abs(cur[c] - scale * rho[c]) > eta * W[d, c]:
+                        mixed = False
+                        break
+                if mixed:
                     stops[anchor] = d
                     return
             else:
@@ -371,7 +372,7 @@ def gap_weights(i, a, xa, b, xb, F, B, tables, w, stops):
     Lam = tables[1]
     cutoff = tables[2]
     T = tables[5]
-    decay = tables[8]
+    decay = tables[7]
     fstop = stops[0]
     bstop = stops[1]
     V = w.shape[0]
