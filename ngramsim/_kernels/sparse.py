@@ -21,7 +21,9 @@ scale-free product), ``T[j] = rho^T P_K^j`` (``j < cutoff``) for a reference law
 Messages: the forward message of token ``a`` at distance ``d`` is the row ``e_a^T A^d``, the backward
 message of token ``b`` is the column ``A^d e_b``.  They depend on the token and the distance only,
 so each revealed position computes its messages once, for exactly the distances at which masked
-positions will ask for them, sweeping ``d = 1, 2, ...`` (sparse while few entries are non-zero).
+positions will ask for them, sweeping ``d = 1, 2, ...`` (sparse while few entries are non-zero).  The
+sampler sweeps the anchors of a step four at a time, one pass over ``A`` per distance for all dense
+messages still running (:func:`_batch_sweeps`; the same values as one at a time).
 """
 
 import numba
@@ -190,6 +192,18 @@ def _sweep(token, anchor, forward, positions, out, scratch, model, tables, stops
     mixed (every farther message is then replaced by its limit, see :func:`gap_weights`), or a value
     beyond every distance when it ran to the end.
     """
+    _sweep_part(token, anchor, forward, positions, out, scratch, model, tables, stops, False,
+                np.empty((1, 1)), 0, 0, 0)
+
+
+@numba.njit(cache=True)
+def _sweep_part(token, anchor, forward, positions, out, scratch, model, tables, stops, handoff, X, col, resume_d,
+                resume_j):
+    """:func:`_sweep`; with ``handoff``, once the message is dense and not finished it is copied into
+    ``X[:, col]`` and ``(d, j, True)`` returned (distance reached, queries answered) for
+    :func:`_batch_sweeps` to continue; otherwise ``(d, j, False)`` when finished.  ``resume_d > 0``:
+    continue a dense message held in ``scratch[0]`` at distance ``resume_d`` with ``resume_j`` queries
+    answered."""
     normalise = tables[4]
     early = tables[3]
     W = tables[0]
@@ -202,16 +216,22 @@ def _sweep(token, anchor, forward, positions, out, scratch, model, tables, stops
     newlst = scratch[3]
     mark = scratch[4]
     V = cur.shape[0]
-    stops[anchor] = _NEVER
-    cur[:] = 0.0
-    nxt[:] = 0.0
-    cur[token] = 1.0
-    lst[0] = token
-    n = 1
-    dense = False
-    d = 0
-    j = 0
     count = positions.shape[0]
+    if resume_d > 0:
+        n = V
+        dense = True
+        d = resume_d
+        j = resume_j
+    else:
+        stops[anchor] = _NEVER
+        cur[:] = 0.0
+        nxt[:] = 0.0
+        cur[token] = 1.0
+        lst[0] = token
+        n = 1
+        dense = False
+        d = 0
+        j = 0
     while j < count:
         n, dense = _advance(cur, nxt, lst, n, newlst, mark, dense, forward, model)
         cur, nxt = nxt, cur
@@ -241,7 +261,7 @@ def _sweep(token, anchor, forward, positions, out, scratch, model, tables, stops
                         break
                 if mixed:
                     stops[anchor] = d
-                    return
+                    return d, j, False
             else:
                 hi = cur[0]
                 lo = cur[0]
@@ -253,7 +273,203 @@ def _sweep(token, anchor, forward, positions, out, scratch, model, tables, stops
                         lo = v
                 if 0.5 * (hi - lo) <= eta * W[d, token]:
                     stops[anchor] = d
-                    return
+                    return d, j, False
+        if handoff and dense and j < count:
+            for c in range(V):
+                X[c, col] = cur[c]
+            return d, j, True
+    return d, j, False
+
+
+@numba.njit(cache=True)
+def _batch_step(X, Y, width, forward, model):
+    """``Y[:, s] = X[:, s] A`` (forward) or ``A X[:, s]`` (backward) for the columns ``s < width <= 4``,
+    one pass over ``A`` for all; per column the same operations in the same order as the dense
+    branch of :func:`_advance` (so the same bits)."""
+    idx = model[8]
+    aprob = model[1]
+    V, K = idx.shape
+    if forward:
+        for t in range(V):
+            for s in range(width):
+                Y[t, s] = 0.0
+        if width == 1:
+            for c in range(V):
+                x0 = X[c, 0]
+                for k in range(K):
+                    t = idx[c, k]
+                    a = aprob[c, k]
+                    Y[t, 0] += x0 * a
+        elif width == 2:
+            for c in range(V):
+                x0 = X[c, 0]
+                x1 = X[c, 1]
+                for k in range(K):
+                    t = idx[c, k]
+                    a = aprob[c, k]
+                    Y[t, 0] += x0 * a
+                    Y[t, 1] += x1 * a
+        elif width == 3:
+            for c in range(V):
+                x0 = X[c, 0]
+                x1 = X[c, 1]
+                x2 = X[c, 2]
+                for k in range(K):
+                    t = idx[c, k]
+                    a = aprob[c, k]
+                    Y[t, 0] += x0 * a
+                    Y[t, 1] += x1 * a
+                    Y[t, 2] += x2 * a
+        else:
+            for c in range(V):
+                x0 = X[c, 0]
+                x1 = X[c, 1]
+                x2 = X[c, 2]
+                x3 = X[c, 3]
+                for k in range(K):
+                    t = idx[c, k]
+                    a = aprob[c, k]
+                    Y[t, 0] += x0 * a
+                    Y[t, 1] += x1 * a
+                    Y[t, 2] += x2 * a
+                    Y[t, 3] += x3 * a
+    elif width == 1:
+        for c in range(V):
+            y0 = 0.0
+            for k in range(K):
+                t = idx[c, k]
+                a = aprob[c, k]
+                y0 += a * X[t, 0]
+            Y[c, 0] = y0
+    elif width == 2:
+        for c in range(V):
+            y0 = 0.0
+            y1 = 0.0
+            for k in range(K):
+                t = idx[c, k]
+                a = aprob[c, k]
+                y0 += a * X[t, 0]
+                y1 += a * X[t, 1]
+            Y[c, 0] = y0
+            Y[c, 1] = y1
+    elif width == 3:
+        for c in range(V):
+            y0 = 0.0
+            y1 = 0.0
+            y2 = 0.0
+            for k in range(K):
+                t = idx[c, k]
+                a = aprob[c, k]
+                y0 += a * X[t, 0]
+                y1 += a * X[t, 1]
+                y2 += a * X[t, 2]
+            Y[c, 0] = y0
+            Y[c, 1] = y1
+            Y[c, 2] = y2
+    else:
+        for c in range(V):
+            y0 = 0.0
+            y1 = 0.0
+            y2 = 0.0
+            y3 = 0.0
+            for k in range(K):
+                t = idx[c, k]
+                a = aprob[c, k]
+                y0 += a * X[t, 0]
+                y1 += a * X[t, 1]
+                y2 += a * X[t, 2]
+                y3 += a * X[t, 3]
+            Y[c, 0] = y0
+            Y[c, 1] = y1
+            Y[c, 2] = y2
+            Y[c, 3] = y3
+
+
+@numba.njit(cache=True)
+def _batch_sweeps(anchors, forward, x, queries, out, scratch, model, tables, stops, batch):
+    """The sweeps of up to four anchors in one direction (``eps > 0``): each alone while sparse
+    (:func:`_sweep_part`), then together, one pass over ``A`` per distance for all still running
+    (:func:`_batch_step`), a finished column replaced by the last one, the last one running alone
+    again.  Same values as :func:`_sweep`."""
+    X, Y, s_anchor, s_d, s_j = batch
+    fptr, fpos, bptr, bpos = queries
+    ptr = fptr if forward else bptr
+    pos = fpos if forward else bpos
+    W = tables[0]
+    early = tables[3]
+    rho = tables[6]
+    decay = tables[7]
+    eta = tables[8]
+    V = X.shape[0]
+    active = 0
+    for i in anchors:
+        if ptr[i + 1] > ptr[i]:
+            d, j, cont = _sweep_part(x[i], i, forward, pos[ptr[i]:ptr[i + 1]], out, scratch, model, tables, stops,
+                                     True, X, active, 0, 0)
+            if cont:
+                s_anchor[active] = i
+                s_d[active] = d
+                s_j[active] = j
+                active += 1
+    while active > 0:
+        if active == 1:  # the last one alone, contiguous
+            a = s_anchor[0]
+            cur = scratch[0]
+            for c in range(V):
+                cur[c] = X[c, 0]
+            _sweep_part(x[a], a, forward, pos[ptr[a]:ptr[a + 1]], out, scratch, model, tables, stops, False, X, 0,
+                        s_d[0], s_j[0])
+            return
+        _batch_step(X, Y, active, forward, model)
+        X, Y = Y, X
+        s = 0
+        while s < active:
+            a = s_anchor[s]
+            d = s_d[s] + 1
+            s_d[s] = d
+            j = s_j[s]
+            lo = ptr[a]
+            count = ptr[a + 1] - lo
+            while j < count and abs(pos[lo + j] - a) == d:
+                k = pos[lo + j]
+                for c in range(V):
+                    out[k, c] = X[c, s]
+                j += 1
+            s_j[s] = j
+            finished = j == count
+            if not finished and early:
+                if forward:
+                    scale = decay[d]
+                    mixed = True
+                    for c in range(V):
+                        if abs(X[c, s] - scale * rho[c]) > eta * W[d, c]:
+                            mixed = False
+                            break
+                else:
+                    token = x[a]
+                    hi = X[0, s]
+                    lo_ = X[0, s]
+                    for c in range(1, V):
+                        v = X[c, s]
+                        if v > hi:
+                            hi = v
+                        if v < lo_:
+                            lo_ = v
+                    mixed = 0.5 * (hi - lo_) <= eta * W[d, token]
+                if mixed:
+                    stops[a] = d
+                    finished = True
+            if finished:
+                last = active - 1
+                if s < last:
+                    for c in range(V):
+                        X[c, s] = X[c, last]
+                    s_anchor[s] = s_anchor[last]
+                    s_d[s] = s_d[last]
+                    s_j[s] = s_j[last]
+                active -= 1
+            else:
+                s += 1
 
 
 @numba.njit(cache=True)
@@ -502,7 +718,9 @@ def sparse_sequence(key, schedule, model, tables, x, per_step, scratch):
     V = model[0].shape[0]
     eps_positive = model[6].any()
     length = x.shape[0]
-    (schedule_u, value_u, step, perm, order, left, right, prv, nxt, F, B, w, msg, boolean, queries, stops) = scratch
+    (schedule_u, value_u, step, perm, order, left, right, prv, nxt, F, B, w, msg, boolean, queries, stops,
+     batch) = scratch
+    normalise = tables[4]
     draw_stream(key, schedule_u, value_u)
     assign_steps(kind, schedule_u, alias_prob, alias_index, sizes, step_of, perm, step)
     occupied, start = occupied_steps(step, num_steps, per_step[0], per_step[1], order)
@@ -538,9 +756,15 @@ def sparse_sequence(key, schedule, model, tables, x, per_step, scratch):
                     last_valid = t + 1
                     break
         if not failed and t + 1 < occupied:
-            for j in range(lo, hi):
-                i = order[j]
-                anchor_messages(i, x[i], queries, F, B, msg, model, tables, stops)
+            if normalise:
+                for j in range(lo, hi):
+                    i = order[j]
+                    anchor_messages(i, x[i], queries, F, B, msg, model, tables, stops)
+            else:  # up to four anchors at once (one pass over A per distance for all)
+                for g in range(lo, hi, 4):
+                    group = order[g:min(g + 4, hi)]
+                    _batch_sweeps(group, True, x, queries, F, msg, model, tables, stops[0], batch)
+                    _batch_sweeps(group, False, x, queries, B, msg, model, tables, stops[1], batch)
     return failed, last_valid, 0
 
 
@@ -569,7 +793,9 @@ def sample_sparse(keys, schedule, model, tables, outputs, chunks):
                    (np.empty(V, dtype=np.bool_), np.empty(V, dtype=np.bool_)),
                    (np.empty(length + 1, dtype=np.int64), np.empty(length, dtype=np.int64),
                     np.empty(length + 1, dtype=np.int64), np.empty(length, dtype=np.int64)),
-                   (np.empty(length, dtype=np.int64), np.empty(length, dtype=np.int64)))
+                   (np.empty(length, dtype=np.int64), np.empty(length, dtype=np.int64)),
+                   (np.empty((V, 4)), np.empty((V, 4)), np.empty(4, dtype=np.int64), np.empty(4, dtype=np.int64),
+                    np.empty(4, dtype=np.int64)))
         for s in range(ch, num_samples, chunks):
             stats[s, :] = 0.0
             per_step[s, :] = 0
