@@ -289,50 +289,58 @@ def _batch_step(X, Y, width, forward, model):
     idx = model[8]
     aprob = model[1]
     V, K = idx.shape
-    if forward:
-        for t in range(V):
-            for s in range(width):
-                Y[t, s] = 0.0
+    if forward:  # gathers over the columns of A (predecessors in increasing order: the scatter's sums)
+        pred_ptr = model[2]
+        pred_row = model[9]
+        pred_val = model[4]
         if width == 1:
-            for c in range(V):
-                x0 = X[c, 0]
-                for k in range(K):
-                    t = idx[c, k]
-                    a = aprob[c, k]
-                    Y[t, 0] += x0 * a
+            for t in range(V):
+                y0 = 0.0
+                for p in range(pred_ptr[t], pred_ptr[t + 1]):
+                    y0 += X[pred_row[p], 0] * pred_val[p]
+                Y[t, 0] = y0
         elif width == 2:
-            for c in range(V):
-                x0 = X[c, 0]
-                x1 = X[c, 1]
-                for k in range(K):
-                    t = idx[c, k]
-                    a = aprob[c, k]
-                    Y[t, 0] += x0 * a
-                    Y[t, 1] += x1 * a
+            for t in range(V):
+                y0 = 0.0
+                y1 = 0.0
+                for p in range(pred_ptr[t], pred_ptr[t + 1]):
+                    c = pred_row[p]
+                    a = pred_val[p]
+                    y0 += X[c, 0] * a
+                    y1 += X[c, 1] * a
+                Y[t, 0] = y0
+                Y[t, 1] = y1
         elif width == 3:
-            for c in range(V):
-                x0 = X[c, 0]
-                x1 = X[c, 1]
-                x2 = X[c, 2]
-                for k in range(K):
-                    t = idx[c, k]
-                    a = aprob[c, k]
-                    Y[t, 0] += x0 * a
-                    Y[t, 1] += x1 * a
-                    Y[t, 2] += x2 * a
+            for t in range(V):
+                y0 = 0.0
+                y1 = 0.0
+                y2 = 0.0
+                for p in range(pred_ptr[t], pred_ptr[t + 1]):
+                    c = pred_row[p]
+                    a = pred_val[p]
+                    y0 += X[c, 0] * a
+                    y1 += X[c, 1] * a
+                    y2 += X[c, 2] * a
+                Y[t, 0] = y0
+                Y[t, 1] = y1
+                Y[t, 2] = y2
         else:
-            for c in range(V):
-                x0 = X[c, 0]
-                x1 = X[c, 1]
-                x2 = X[c, 2]
-                x3 = X[c, 3]
-                for k in range(K):
-                    t = idx[c, k]
-                    a = aprob[c, k]
-                    Y[t, 0] += x0 * a
-                    Y[t, 1] += x1 * a
-                    Y[t, 2] += x2 * a
-                    Y[t, 3] += x3 * a
+            for t in range(V):
+                y0 = 0.0
+                y1 = 0.0
+                y2 = 0.0
+                y3 = 0.0
+                for p in range(pred_ptr[t], pred_ptr[t + 1]):
+                    c = pred_row[p]
+                    a = pred_val[p]
+                    y0 += X[c, 0] * a
+                    y1 += X[c, 1] * a
+                    y2 += X[c, 2] * a
+                    y3 += X[c, 3] * a
+                Y[t, 0] = y0
+                Y[t, 1] = y1
+                Y[t, 2] = y2
+                Y[t, 3] = y3
     elif width == 1:
         for c in range(V):
             y0 = 0.0
