@@ -110,7 +110,8 @@ from ngramsim._validation import (
 __all__ = ["SparseLanguage", "sample_mdm_sparse", "sparse_sample_report", "TRUNCATION_ETA", "SPARSE_TABLE_LIMIT"]
 
 #: Relative size of a dropped message part against the rank-one part (see the module docstring):
-#: conditionals move by at most ``2.1 * TRUNCATION_ETA`` in absolute value.
+#: conditionals move by at most ``2.1 * TRUNCATION_ETA`` from the cut-off alone and ``4.1 * TRUNCATION_ETA``
+#: with the early stops of mixed messages, in absolute value.
 TRUNCATION_ETA = 1e-13
 
 #: Most entries of each ``(L + 1) x V`` table (the rank-one rows, the laws ``mu^T P'^k`` and the
