@@ -7,7 +7,7 @@ in the same run (machines are noisy; absolute numbers are for orientation).
 import argparse
 import importlib
 
-BENCHMARKS = ["ancestral", "mdm", "exact"]
+BENCHMARKS = ["ancestral", "mdm", "exact", "sparse"]
 
 
 def main():

@@ -22,6 +22,7 @@ from ngramsim.io import check_output_path, read_language, write_language, write_
 from ngramsim.reports import exact_report, information_summary, language_info, sample_report
 from ngramsim.sampler import sample_mdm
 from ngramsim.schedules import SCHEDULE_GRAMMAR
+from ngramsim.sparse import SparseLanguage, sparse_sample_report
 
 __all__ = ["main"]
 
@@ -84,7 +85,7 @@ def _add_language_commands(sub):
     p.add_argument("--order", type=int, required=True, metavar="n", help="order n >= 1")
     p.add_argument("--tokenizer", choices=("char", "bytes", "whitespace"), default="char", help="how to split the text")
     p.add_argument("--smoothing", default="add-k:0.5", metavar="SPEC", help="add-k:K, interp (Witten-Bell) or none")
-    p.add_argument("--top-k", type=int, default=None, metavar="K", help="keep each row's K largest entries")
+    p.add_argument("--top-k", type=int, default=None, metavar="K", help="keep each row's K largest entries (order 2 beyond the dense limit: a sparse language file)")
     p.add_argument("--teleport", type=float, default=0.0, metavar="EPS",
                    help="mix in EPS times the unigram law, 0 <= EPS < 1")
     p.add_argument("--out", required=True, metavar="FILE", help="language file to write (vocabulary in meta)")
@@ -237,7 +238,10 @@ def _cmd_sample(args) -> int:
     )
     if args.out:
         write_npy_atomic(args.out, result.samples)
-    report = sample_report(language, result)
+    if isinstance(language, SparseLanguage):
+        report = sparse_sample_report(language, result)
+    else:
+        report = sample_report(language, result)
     if args.decode:
         from ngramsim.corpus import decode_tokens
 

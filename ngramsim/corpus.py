@@ -184,9 +184,12 @@ def fit_language(corpus, order, *, tokenizer="char", smoothing="add-k:0.5", top_
 
     Returns
     -------
-    NGramLanguage
+    NGramLanguage or SparseLanguage
         ``meta`` holds ``family="corpus"``, ``vocabulary``, ``tokenizer``, ``smoothing``,
-        ``num_tokens`` and the sparsification.
+        ``num_tokens`` and the sparsification.  A :class:`~ngramsim.sparse.SparseLanguage`
+        (``P_K`` from the top ``K`` entries, ``nu = mu`` = the unigram law, the teleport ``eps``)
+        when ``order == 2``, ``top_k`` is given and the dense ``V x V`` table would exceed the
+        size limit; its rows are built a block at a time, never as a ``V x V`` array.
 
     Raises
     ------
@@ -197,7 +200,8 @@ def fit_language(corpus, order, *, tokenizer="char", smoothing="add-k:0.5", top_
         If ``tokenizer`` or ``smoothing`` is not recognised, ``n < 1``, ``top_k < 1``,
         ``teleport`` lies outside ``[0, 1)``, the corpus has fewer than ``max(n, 2)``
         tokens or a single distinct token, bytes are not UTF-8 (tokenizers ``char`` and
-        ``whitespace``), or the table ``V^(n-1) x V`` exceeds the size limit.
+        ``whitespace``), or the table ``V^(n-1) x V`` exceeds the size limit (except order 2
+        with ``top_k``: the sparse result).
     OSError
         If a :class:`pathlib.Path` cannot be read.
 
@@ -228,18 +232,37 @@ def fit_language(corpus, order, *, tokenizer="char", smoothing="add-k:0.5", top_
     V = len(vocabulary)
     if V < 2:
         raise ValueError(f"corpus has a single distinct token {vocabulary[0]!r}; a language needs vocab_size >= 2")
+    K = None if top_k is None else check_int(top_k, "top_k", minimum=1)
+    sparse = False
     try:
         check_table_size(V, n)
     except ValueError as exc:
-        raise ValueError(f"{exc} (the corpus has {V} distinct {tokenizer} tokens)") from None
+        if n != 2 or K is None:
+            hint = " or pass top_k (--top-k K) for a sparse order-2 language" if n == 2 else ""
+            raise ValueError(f"{exc} (the corpus has {V} distinct {tokenizer} tokens){hint}") from None
+        sparse = True  # order 2 with top_k over the dense limit: never build the V x V table
     index = {t: i for i, t in enumerate(vocabulary)}
     ids = np.fromiter((index[t] for t in tokens), dtype=np.int64, count=len(tokens))
     unigram = np.bincount(ids, minlength=V) / len(ids)
+    meta = {
+        "family": "corpus",
+        "vocabulary": vocabulary,
+        "tokenizer": tokenizer,
+        "smoothing": smoothing,
+        "num_tokens": int(len(tokens)),
+        "top_k": K,
+        "teleport": eps,
+    }
+    name = name or f"corpus(n={n},V={V},{tokenizer},{smoothing})"
+    if sparse:
+        from ngramsim.sparse import SparseLanguage
+
+        top_index, top_prob = _sparse_top_rows(ids, V, min(K, V), method, k, unigram)
+        return SparseLanguage(top_index, top_prob, eps, unigram, unigram, name=name, meta=meta)
     table = unigram[None, :]
     for level in range(2, n + 1):  # build every order up to n (interp and none back off to the lower one)
         table = _rows(_counts(ids, V, level), method, k, table)
-    if top_k is not None:
-        K = check_int(top_k, "top_k", minimum=1)
+    if K is not None:
         if K < V:
             cut = np.argsort(-table, axis=1, kind="stable")[:, K:]
             table = table.copy()
@@ -253,13 +276,35 @@ def fit_language(corpus, order, *, tokenizer="char", smoothing="add-k:0.5", top_
     else:
         windows = _counts(np.append(ids, 0), V, m + 1).sum(axis=1)  # counts of every (n-1)-window
         mu = windows / windows.sum()
-    meta = {
-        "family": "corpus",
-        "vocabulary": vocabulary,
-        "tokenizer": tokenizer,
-        "smoothing": smoothing,
-        "num_tokens": int(len(tokens)),
-        "top_k": None if top_k is None else int(top_k),
-        "teleport": eps,
-    }
-    return NGramLanguage(table, mu, order=n, name=name or f"corpus(n={n},V={V},{tokenizer},{smoothing})", meta=meta)
+    return NGramLanguage(table, mu, order=n, name=name, meta=meta)
+
+
+#: Rows of the order-2 table materialised at once by :func:`_sparse_top_rows` (times ``V`` entries).
+_ROW_BLOCK_ENTRIES = 2**22
+
+
+def _sparse_top_rows(ids, V, K, method, k, unigram):
+    """``(top_index, top_prob)`` of the order-2 estimator's rows, never holding more than a block of rows.
+
+    Pair counts are gathered sparsely (``np.unique`` of ``a V + b``); each block of rows is then built
+    densely, exactly as the dense path builds it (:func:`_rows`), and cut to its ``K`` largest entries
+    with the dense path's tie rule (a stable sort: smaller token ids first), then renormalised.
+    """
+    pairs, counts = np.unique(ids[:-1] * V + ids[1:], return_counts=True)
+    rows_of = pairs // V
+    bounds = np.searchsorted(rows_of, np.arange(V + 1))
+    block = max(1, _ROW_BLOCK_ENTRIES // V)
+    top_index = np.empty((V, K), dtype=np.int64)
+    top_prob = np.empty((V, K))
+    lower = unigram[None, :]
+    for first in range(0, V, block):
+        last = min(first + block, V)
+        dense = np.zeros((last - first, V))
+        lo, hi = bounds[first], bounds[last]
+        dense[rows_of[lo:hi] - first, pairs[lo:hi] % V] = counts[lo:hi]
+        table = _rows(dense, method, k, lower)
+        cut = np.argsort(-table, axis=1, kind="stable")[:, :K]
+        kept = np.take_along_axis(table, cut, axis=1)
+        top_index[first:last] = cut
+        top_prob[first:last] = kept / kept.sum(axis=1, keepdims=True)
+    return top_index, top_prob

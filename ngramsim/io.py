@@ -30,6 +30,7 @@ from ngramsim.sources import NGramLanguage
 
 __all__ = [
     "FORMAT",
+    "SPARSE_FORMAT",
     "LanguageFormatError",
     "language_to_dict",
     "language_from_dict",
@@ -43,6 +44,10 @@ __all__ = [
 
 FORMAT = "ngramsim.language/1"
 _FIELDS = ("format", "vocab_size", "order", "transitions", "initial", "name", "meta")
+#: The format string of a sparse order-2 language (:class:`~ngramsim.sparse.SparseLanguage`).
+SPARSE_FORMAT = "ngramsim.sparse-language/1"
+_SPARSE_FIELDS = ("format", "vocab_size", "order", "top_k", "teleport", "top_index", "top_prob", "nu", "initial",
+                  "name", "meta")
 
 
 class LanguageFormatError(ValueError):
@@ -95,6 +100,8 @@ def language_to_dict(language: NGramLanguage) -> dict:
     >>> d["name"], d["meta"]["family"]
     ('window(V=3,m=2)', 'window')
     """
+    if _is_sparse(language):
+        return _sparse_core(language) | {"format": SPARSE_FORMAT, "name": language.name, "meta": dict(language.meta)}
     return {
         "format": FORMAT,
         "vocab_size": language.vocab_size,
@@ -133,12 +140,15 @@ def language_sha256(language: NGramLanguage) -> str:
     >>> digest == language_sha256(window_language(4, 2))
     False
     """
-    core = {
-        "vocab_size": language.vocab_size,
-        "order": language.order,
-        "transitions": language.transitions.tolist(),
-        "initial": language.initial.tolist(),
-    }
+    if _is_sparse(language):
+        core = _sparse_core(language)
+    else:
+        core = {
+            "vocab_size": language.vocab_size,
+            "order": language.order,
+            "transitions": language.transitions.tolist(),
+            "initial": language.initial.tolist(),
+        }
     text = json.dumps(core, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -173,9 +183,11 @@ def language_from_dict(data, *, source: str = "language") -> NGramLanguage:
 
     Returns
     -------
-    NGramLanguage
+    NGramLanguage or SparseLanguage
         Validated as by the constructor: rows of ``P`` and ``mu`` must sum to 1 within
-        ``1e-9`` and are then renormalised.
+        ``1e-9`` and are then renormalised.  A dict with ``"format":
+        "ngramsim.sparse-language/1"`` (docs/formats.md) gives a
+        :class:`~ngramsim.sparse.SparseLanguage`, validated the same way.
 
     Raises
     ------
@@ -202,6 +214,8 @@ def language_from_dict(data, *, source: str = "language") -> NGramLanguage:
     """
     if not isinstance(data, dict):
         raise LanguageFormatError(f"{source}: must be a JSON object, got {type(data).__name__}")
+    if data.get("format") == SPARSE_FORMAT:
+        return _sparse_from_dict(data, source)
     unknown = sorted(set(data) - set(_FIELDS))
     if unknown:
         raise LanguageFormatError(f"{source}: unknown field {unknown[0]!r}; expected fields {list(_FIELDS)}")
@@ -239,6 +253,75 @@ def language_from_dict(data, *, source: str = "language") -> NGramLanguage:
         raise LanguageFormatError(f"{source}: field {_field_of(str(exc))!r}: {exc}") from None
 
 
+def _is_sparse(language) -> bool:
+    from ngramsim.sparse import SparseLanguage
+
+    return isinstance(language, SparseLanguage)
+
+
+def _sparse_core(language) -> dict:
+    """The defining fields of a sparse language (hashed by :func:`language_sha256`)."""
+    return {
+        "vocab_size": language.vocab_size,
+        "order": 2,
+        "top_k": language.top_k,
+        "teleport": language.teleport,
+        "top_index": language.top_index.tolist(),
+        "top_prob": language.top_prob.tolist(),
+        "nu": language.nu.tolist(),
+        "initial": language.initial.tolist(),
+    }
+
+
+def _sparse_from_dict(data, source):
+    """A validated :class:`~ngramsim.sparse.SparseLanguage` from the ``ngramsim.sparse-language/1`` dict."""
+    from ngramsim.sparse import SparseLanguage
+
+    unknown = sorted(set(data) - set(_SPARSE_FIELDS))
+    if unknown:
+        raise LanguageFormatError(f"{source}: unknown field {unknown[0]!r}; expected fields {list(_SPARSE_FIELDS)}")
+    for field in _SPARSE_FIELDS[:-2]:
+        if field not in data:
+            raise LanguageFormatError(f"{source}: missing field {field!r}")
+    for field, minimum in (("vocab_size", 2), ("order", 2), ("top_k", 1)):
+        value = data[field]
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise LanguageFormatError(f"{source}: field {field!r} must be an integer, got {value!r}")
+        if value < minimum:
+            raise LanguageFormatError(f"{source}: field {field!r} must be >= {minimum}, got {value}")
+    if data["order"] != 2:
+        raise LanguageFormatError(f"{source}: field 'order' must be 2 for a sparse language, got {data['order']}")
+    if not _is_number(data["teleport"]):
+        raise LanguageFormatError(f"{source}: field 'teleport' must be a number, got {data['teleport']!r}")
+    name = data.get("name", "")
+    if not isinstance(name, str):
+        raise LanguageFormatError(f"{source}: field 'name' must be a string, got {name!r}")
+    meta = data.get("meta", {})
+    if not isinstance(meta, dict):
+        raise LanguageFormatError(f"{source}: field 'meta' must be an object, got {type(meta).__name__}")
+    V, K = data["vocab_size"], data["top_k"]
+    try:
+        for field, depth in (("top_index", 2), ("top_prob", 2), ("nu", 1), ("initial", 1)):
+            _check_numeric_list(data[field], field, depth)
+        for field in ("top_index", "top_prob"):
+            rows = data[field]
+            if len(rows) != V or any(len(row) != K for row in rows):
+                raise LanguageFormatError(f"field {field!r} must hold vocab_size={V} rows of top_k={K} entries")
+        if any(not isinstance(v, int) for row in data["top_index"] for v in row):
+            raise LanguageFormatError("field 'top_index' must hold integers")
+        for field in ("nu", "initial"):
+            if len(data[field]) != V:
+                raise LanguageFormatError(f"field {field!r} must have vocab_size={V} entries, got {len(data[field])}")
+        return SparseLanguage(np.array(data["top_index"], dtype=np.int64), data["top_prob"], data["teleport"],
+                              data["nu"], data["initial"], name=name, meta=meta)
+    except LanguageFormatError as exc:
+        raise LanguageFormatError(f"{source}: {exc}") from None
+    except (ValueError, TypeError) as exc:
+        field = next((f for f in ("top_index", "top_prob", "teleport", "nu", "initial", "top_k")
+                      if str(exc).startswith(f) or f" {f}" in str(exc)), "top_prob")
+        raise LanguageFormatError(f"{source}: field {field!r}: {exc}") from None
+
+
 def _field_of(message: str) -> str:
     for field in ("transitions", "initial", "order", "vocab_size"):
         if message.startswith(field) or f" {field}" in message:
@@ -256,8 +339,9 @@ def read_language(path) -> NGramLanguage:
 
     Returns
     -------
-    NGramLanguage
-        The validated language (see :func:`language_from_dict`).
+    NGramLanguage or SparseLanguage
+        The validated language (see :func:`language_from_dict`); a file in the
+        ``ngramsim.sparse-language/1`` format gives a :class:`~ngramsim.sparse.SparseLanguage`.
 
     Raises
     ------
@@ -413,5 +497,6 @@ def write_language(language: NGramLanguage, path) -> None:
     >>> data["format"], data["transitions"][0]
     ('ngramsim.language/1', [0.0, 1.0, 0.0])
     """
-    check_language(language)
+    if not _is_sparse(language):
+        check_language(language)
     write_text_atomic(path, dumps_strict(language_to_dict(language), indent=1) + "\n")

@@ -43,6 +43,7 @@ from ngramsim._validation import as_generator, check_int, check_language, check_
 from ngramsim.marginals import chain_arrays, conditional_marginals
 from ngramsim.schedules import parse_schedule
 from ngramsim.sources import NGramLanguage
+from ngramsim.sparse import SparseLanguage, sample_mdm_sparse
 
 __all__ = ["MDMSamples", "sample_mdm", "LOCAL_TABLE_LIMIT", "DENSE_STEP_LIMIT", "WINDOW_SCRATCH_LIMIT"]
 
@@ -192,7 +193,9 @@ def sample_mdm(
 
     Parameters
     ----------
-    language : NGramLanguage
+    language : NGramLanguage or SparseLanguage
+        A :class:`~ngramsim.sparse.SparseLanguage` runs :func:`~ngramsim.sparse.sample_mdm_sparse`
+        (non-adaptive schedules, exact model only).
     length : int
         ``L >= max(1, n - 1)``.
     schedule : str or Schedule
@@ -276,6 +279,9 @@ def sample_mdm(
     >>> {s: round(float(1 - lang.is_valid(o.samples).mean()), 1) for s, o in short.items()}
     {'uniform:4': 0.9, 'stride:7': 0.0, 'ar': 0.0}
     """
+    if isinstance(language, SparseLanguage):  # large vocabularies, non-adaptive schedules: ngramsim/sparse.py
+        return sample_mdm_sparse(language, length, schedule, num_samples, rng=rng, learning_error=learning_error,
+                                 temperature=temperature, oracle=oracle, method=method, progress=progress)
     check_language(language)
     length = language.check_length(length)
     parsed = parse_schedule(schedule)
