@@ -95,7 +95,7 @@ import numpy as np
 from ngramsim._kernels import sparse as _k
 from ngramsim._kernels.ancestral import guarded_cdf
 from ngramsim._kernels.rng import draw_keys
-from ngramsim._kernels.steps import BERNOULLI, COUNTS, ORDER
+from ngramsim._kernels.steps import BERNOULLI, BLOCKS, COUNTS, ORDER
 from ngramsim._validation import (
     DEFAULT_ATOL,
     MAX_SAMPLE_TOKENS,
@@ -721,7 +721,7 @@ def _cached_tables(language, length):
 _MIXING_ITERATIONS = 2000
 
 
-_SPARSE_KINDS = {BERNOULLI: "Bernoulli", COUNTS: "count", ORDER: "explicit order"}
+_SPARSE_KINDS = {BERNOULLI: "Bernoulli", COUNTS: "count", ORDER: "explicit order", BLOCKS: "blocks"}
 
 
 def sample_mdm_sparse(language, length, schedule, num_samples, *, rng, learning_error=0.0, temperature=1.0,
@@ -786,8 +786,8 @@ def sample_mdm_sparse(language, length, schedule, num_samples, *, rng, learning_
     lam, tau = check_model_params(learning_error, temperature)
     if resolved.kind not in _SPARSE_KINDS:
         raise ValueError(f"schedule {parsed.spec!r} is not supported for a SparseLanguage: only non-adaptive "
-                         "schedules (Bernoulli, counts, explicit orders) are; adaptive rules and lowconf need "
-                         "a dense NGramLanguage")
+                         "schedules (Bernoulli, counts, explicit orders, blocks:B:uniform:N) are; adaptive "
+                         "rules, lowconf and remdm need a dense NGramLanguage")
     if lam != 0.0:
         raise ValueError(f"learning_error must be 0 for a SparseLanguage (the exact model only), got {lam!r}")
     if tau != 1.0:
@@ -808,8 +808,7 @@ def sample_mdm_sparse(language, length, schedule, num_samples, *, rng, learning_
     fallback = np.zeros(num_samples, dtype=bool)
     stats = np.zeros((num_samples, 3))
     status = np.zeros(num_samples, dtype=np.int64)
-    spec = (resolved.kind, resolved.alias_prob, resolved.alias_index, resolved.sizes, resolved.step_of,
-            resolved.num_steps)
+    spec = resolved.kernel_schedule
     # Batches of about one second so that Ctrl-C is acted on; each sequence has its own stream.
     size = max(1, min(num_samples, numba.get_num_threads()))
     first = 0

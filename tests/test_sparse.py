@@ -142,7 +142,7 @@ def test_mdm_samples_equal_dense_sampler():
         lang = SparseLanguage.from_dense(dirichlet_language(7, 2, concentration=0.5, forbidden=0.4, rng=seed), 3, eps)
         dense = lang.to_dense()
         for spec in ("uniform:5", "linear:9", "cosine:3", "counts:2,20,3,15", "ar", "stride:4", "order:0,5;1,2,3,4;"
-                     + ",".join(map(str, range(6, 40)))):
+                     + ",".join(map(str, range(6, 40))), "blocks:16:uniform:6"):
             a = sample_mdm(lang, 40, spec, 150, rng=seed)
             b = sample_mdm(dense, 40, spec, 150, rng=seed)
             assert a.kernel == "sparse"
@@ -310,8 +310,9 @@ def test_bad_input():
     lang = build()
     with pytest.raises(ValueError, match="schedule"):
         sample_mdm(lang, 8, "topk:2", 2, rng=0)
-    with pytest.raises(ValueError, match="schedule"):
-        sample_mdm(lang, 8, "lowconf:2", 2, rng=0)
+    for spec in ("lowconf:2", "remdm:2:0.5", "blocks:4:lowconf:2"):
+        with pytest.raises(ValueError, match="schedule"):
+            sample_mdm(lang, 8, spec, 2, rng=0)
     with pytest.raises(ValueError, match="learning_error"):
         sample_mdm(lang, 8, "uniform:2", 2, rng=0, learning_error=0.1)
     with pytest.raises(ValueError, match="temperature"):

@@ -720,7 +720,7 @@ def sparse_sequence(key, schedule, model, tables, x, per_step, scratch):
     ``status`` is 0, or 1 when a conditional summed to 0 in floating point although the state is
     possible (underflow; the caller raises).
     """
-    kind, alias_prob, alias_index, sizes, step_of, num_steps = schedule
+    kind, alias_prob, alias_index, sizes, step_of, num_steps, block = schedule
     cutoff = tables[2]
     all_positive = tables[3]
     V = model[0].shape[0]
@@ -730,7 +730,7 @@ def sparse_sequence(key, schedule, model, tables, x, per_step, scratch):
      batch) = scratch
     normalise = tables[4]
     draw_stream(key, schedule_u, value_u)
-    assign_steps(kind, schedule_u, alias_prob, alias_index, sizes, step_of, perm, step)
+    assign_steps(kind, schedule_u, alias_prob, alias_index, sizes, step_of, block, perm, step)
     occupied, start = occupied_steps(step, num_steps, per_step[0], per_step[1], order)
     strict_neighbours(order, start, occupied, left, right, prv, nxt)
     build_queries(left, right, cutoff, queries[0], queries[1], queries[2], queries[3])
