@@ -35,7 +35,7 @@ from ngramsim._kernels.chain import propagate_context_laws
 from ngramsim._kernels.forward_backward import TRUST, chain_trusted
 from ngramsim._kernels.powers import mixing_profile, power_tables, truncation_distance
 from ngramsim._kernels.reverse import draw_uniform, draw_weights, kl_weights, record_kl, theta_row, theta_rows
-from ngramsim._kernels.rng import draw_keys, draw_stream, redraw_counter, tie_counter, uniform, uniform_block
+from ngramsim._kernels.rng import draw_keys, draw_stream, redraw_counter, uniform
 from ngramsim._kernels.steps import LOWCONF, REMDM, TOPK, assign_steps, occupied_steps
 from ngramsim._progress import progress_bar
 from ngramsim._model import adaptive_choice, check_model_params, oracle_rows
@@ -618,14 +618,12 @@ def _model_rows(language, x, masked, model, t):
 def _run_remdm(language, resolved, key, model, outputs):
     """One sequence of ReMDM-style remasking (``remdm:N:eta``), in Python over per-step kernels.
 
-    Step ``t``: each revealed position ``i`` is remasked when ``uniform(key, tie_counter(L, t, i)) <
-    sigma_t``; the ``r_t - |R|`` masked positions with the smallest keys ``uniform(key, tie_counter(L,
-    t, i))`` (i.i.d. keys: a uniformly random subset) are drawn from ``p_theta(. | x_R)`` with
-    ``uniform(key, redraw_counter(L, t, i))``.  A position's key serves one purpose per step: it is
-    either revealed (a remasking coin) or masked (a ranking key) there.  ``model = (lam, tau,
-    oracle)``, ``outputs = (x, per_step, stats)``; returns ``(nfe, fallback)``, the fallback
-    meaning ``q(x) = 0`` at the end (uniform rows are used whenever ``q(x_R) = 0``, and remasking
-    can leave that state again).
+    Step ``t``: :func:`~ngramsim._kernels.remasking.remdm_choice` remasks each revealed position with
+    probability ``sigma_t`` and picks a uniformly random set of ``r_t - |R|`` masked positions, each drawn
+    from ``p_theta(. | x_R)`` with ``uniform(key, redraw_counter(L, t, i))`` -- the kernel's streams.
+    ``model = (lam, tau, oracle)``, ``outputs = (x, per_step, stats)``; returns ``(nfe, fallback)``, the
+    fallback meaning ``q(x) = 0`` at the end (uniform rows are used whenever ``q(x_R) = 0``, and
+    remasking can leave that state again).
     """
     lam, tau, _ = model
     x_out, per_step, stats = outputs
@@ -634,16 +632,13 @@ def _run_remdm(language, resolved, key, model, outputs):
     x = np.full(L, -1, dtype=np.int64)
     ends = np.cumsum(resolved.sizes)
     for t in range(1, resolved.num_steps + 1):
-        coins = uniform_block(key, tie_counter(L, t, 0), np.empty(L))
-        draws = uniform_block(key, redraw_counter(L, t, 0), np.empty(L))
-        x[(x >= 0) & (coins < resolved.remask[t - 1])] = -1
+        chosen = _remasking.remdm_choice(key, t, resolved.remask[t - 1], int(ends[t - 1]), x)
+        count = len(chosen)
         masked = np.flatnonzero(x < 0).astype(np.int64)
-        count = int(ends[t - 1]) - (L - len(masked))
-        chosen = np.sort(masked[np.argsort(coins[masked], kind="stable")[:count]])
         exact, theta, valid = _model_rows(language, x, masked, model, t)
         slot = np.searchsorted(masked, chosen)
         for i, j in zip(chosen, slot):
-            x[i] = draw_weights(theta[j], theta[j].sum(), draws[i])
+            x[i] = draw_weights(theta[j], theta[j].sum(), uniform(key, redraw_counter(L, t, i)))
             if valid:
                 record_kl(stats, 0.0 if ideal else kl_weights(exact[j], 1.0, theta[j]))
         per_step[0, t - 1] = count

@@ -501,17 +501,14 @@ class Schedule:
             step_of = np.zeros(L, dtype=np.int64)
             step_of[positions] = steps
             return ResolvedSchedule(ORDER, len(partition), L, step_of=step_of)
-        if self.block is not None:
+        if self.block is not None or self.kind == LOWCONF:
             return self._resolve_blocks(L)
         if self.kind == REMDM:
             return self._resolve_remdm(L)
-        if self.kind in (TOPK, MARGIN, LOWCONF):
+        if self.kind in (TOPK, MARGIN):
             if self.num_steps > L:
                 raise ValueError(f"schedule {self.spec!r}: needs N <= length={L}, got N={self.num_steps}")
-            sizes = uniform_sizes(L, self.num_steps)
-            bounds = np.tile(np.array([0, L], dtype=np.int64), (self.num_steps, 1)) if self.kind == LOWCONF else None
-            return ResolvedSchedule(self.kind, self.num_steps, L, sizes=sizes,
-                                    **({} if bounds is None else {"bounds": bounds}))
+            return ResolvedSchedule(self.kind, self.num_steps, L, sizes=uniform_sizes(L, self.num_steps))
         return ResolvedSchedule(self.kind, L, L, gamma=self.gamma)
 
     def _resolve_remdm(self, L):
@@ -525,10 +522,13 @@ class Schedule:
         return ResolvedSchedule(REMDM, self.num_steps, L, sizes=sizes, remask=remask)
 
     def _resolve_blocks(self, L):
-        """``blocks:B:...``: ``N`` steps shared out over ``ceil(L/B)`` blocks as ``uniform:N``'s sizes."""
-        B, N = self.block, self.num_steps
+        """``blocks:B:...``: ``N`` steps shared out over ``ceil(L/B)`` blocks as ``uniform:N``'s sizes
+        (``lowconf:N`` is one block, ``B = L``)."""
+        B, N = self.block or L, self.num_steps
         if B > L:
             raise ValueError(f"schedule {self.spec!r}: the block length B must be <= length={L}, got B={B}")
+        if N > L:  # as for uniform:N; also keeps every step's counter blocks apart (_kernels/rng.py)
+            raise ValueError(f"schedule {self.spec!r}: needs N <= length={L}, got N={N}")
         num_blocks = -(-L // B)
         if N < num_blocks:
             raise ValueError(
@@ -540,7 +540,8 @@ class Schedule:
             lo, hi = b * B, min((b + 1) * B, L)
             sizes.append(uniform_sizes(hi - lo, int(steps)))  # more steps than positions: empty steps
             bounds.append(np.tile(np.array([lo, hi], dtype=np.int64), (int(steps), 1)))
-        return ResolvedSchedule(self.kind, N, L, sizes=np.concatenate(sizes), block=B, bounds=np.concatenate(bounds))
+        return ResolvedSchedule(self.kind, N, L, sizes=np.concatenate(sizes), block=self.block or 0,
+                                bounds=np.concatenate(bounds))
 
 
 def _steps(text, spec, name="N"):
@@ -703,7 +704,9 @@ def parse_schedule(spec) -> Schedule:
             raise ValueError(f"schedule {spec!r}: remdm:N:eta needs a real eta in [0, 1], got {eta_text!r}") from None
         if not 0.0 <= eta <= 1.0:
             raise ValueError(f"schedule {spec!r}: eta must lie in [0, 1], got {eta!r}")
-        return Schedule(spec=f"remdm:{N}:{eta:g}", kind=REMDM, num_steps=N, uniform=True, eta=eta)
+        eta += 0.0  # -0.0 -> 0.0
+        text = repr(eta).removesuffix(".0")  # shortest round trip: the recorded spec re-parses to the same eta
+        return Schedule(spec=f"remdm:{N}:{text}", kind=REMDM, num_steps=N, uniform=True, eta=eta)
     if head in ("eb", "esum") and rest:
         try:
             gamma = float(rest)

@@ -128,3 +128,37 @@ def test_kernel_and_python_loop_draw_the_same_sequences(language, length, data):
     np.testing.assert_array_equal(kernel.step_sizes, loop.step_sizes)
     np.testing.assert_array_equal(kernel.learning_kl_count, loop.learning_kl_count)
     np.testing.assert_allclose(kernel.learning_kl_sum, loop.learning_kl_sum, rtol=1e-9, atol=1e-12)
+
+
+def test_remasking_coins_are_bernoulli_and_the_redrawn_set_is_uniform():
+    # One remdm step on L = 6 with positions 0..3 revealed and sigma = 0.4, to reach 5 revealed: each
+    # revealed position is remasked independently with probability sigma, and given what was remasked
+    # the drawn set is a uniformly random (5 - |R|)-subset of the masked positions.  Joint chi-square
+    # over (remasked set, drawn set) at level 1e-4 with 40000 keys; a rule that favours the remasked
+    # positions (e.g. one uniform used as both coin and ranking key: 0.95 instead of 2/3 for a
+    # remasked position among three, two drawn) is far beyond it.
+    from itertools import combinations
+
+    from scipy import stats as sps
+
+    from ngramsim._kernels.remasking import remdm_choice
+
+    L, sigma, target, revealed = 6, 0.4, 5, (0, 1, 2, 3)
+    counts = {}
+    keys = np.random.default_rng(20261129).integers(0, 2**64, size=40_000, dtype=np.uint64)
+    for key in keys:
+        x = np.array([0, 1, 2, 0, -1, -1], dtype=np.int64)
+        chosen = remdm_choice(key, 3, sigma, target, x)
+        remasked = tuple(i for i in revealed if x[i] < 0)
+        counts[(remasked, tuple(chosen))] = counts.get((remasked, tuple(chosen)), 0) + 1
+    observed, expected = [], []
+    for r in range(len(revealed) + 1):
+        for remasked in combinations(revealed, r):
+            masked = sorted(set(remasked) | {4, 5})
+            subsets = list(combinations(masked, target - (L - len(masked))))
+            for chosen in subsets:
+                p = sigma**r * (1 - sigma) ** (len(revealed) - r) / len(subsets)
+                observed.append(counts.pop((remasked, chosen), 0))
+                expected.append(p * len(keys))
+    assert not counts  # nothing outside the cells
+    assert sps.chisquare(observed, expected).pvalue > 1e-4

@@ -13,7 +13,7 @@ import numpy as np
 from ngramsim._kernels.adaptive import select
 from ngramsim._kernels.forward_backward import conditional_marginals_scaled, log_evidence
 from ngramsim._kernels.reverse import draw_weights, kl_weights, record_kl, theta_row
-from ngramsim._kernels.rng import redraw_counter, tie_counter, uniform
+from ngramsim._kernels.rng import redraw_counter, tie_counter, uniform, uniform_pair
 from ngramsim._kernels.steps import TOPK
 
 
@@ -79,12 +79,35 @@ def lowconf_sequence(key, schedule, chain, params, x, per_step, stats):
 
 
 @numba.njit(cache=True)
+def remdm_choice(key, t, sigma, target, x):
+    """Step ``t`` of ``remdm`` on ``x`` (``-1`` = masked), in place: remask each revealed ``i`` whose coin
+    (first uniform of block ``tie_counter(L, t, i)``) is below ``sigma``; return, ascending, the
+    ``target - |R|`` masked positions with the smallest ranking keys (second uniform of the same
+    block).  The keys are i.i.d. and independent of the coins, so the set is a uniformly random
+    subset whatever was remasked (a coin used as its own key would favour what was just remasked).
+    """
+    L = x.shape[0]
+    keys = np.empty(L)
+    masked = np.empty(L, dtype=np.int64)
+    k = 0
+    for i in range(L):
+        coin, rank = uniform_pair(key, tie_counter(L, t, i))
+        if x[i] >= 0 and coin < sigma:
+            x[i] = -1
+        if x[i] < 0:
+            masked[k] = i
+            keys[k] = rank
+            k += 1
+    count = target - (L - k)
+    return np.sort(masked[:k][np.argsort(keys[:k], kind="mergesort")[:count]])
+
+
+@numba.njit(cache=True)
 def remdm_sequence(key, schedule, chain, params, x, per_step, stats):
     """One sequence of ``remdm`` (``schedule = (sizes, bounds, remask)``, bounds unused); returns whether ``q(x) = 0``.
 
-    Step ``t``: revealed ``i`` is remasked when ``uniform(key, tie_counter(L, t, i)) < sigma_t``; the
-    ``r_t - |R|`` masked positions with the smallest such uniforms are drawn from ``p_theta(. | x_R)``
-    with ``uniform(key, redraw_counter(L, t, i))`` (uniform rows while ``q(x_R) = 0``).
+    Step ``t``: :func:`remdm_choice` remasks and picks the ``r_t - |R|`` positions to draw, each from
+    ``p_theta(. | x_R)`` with ``uniform(key, redraw_counter(L, t, i))`` (uniform rows while ``q(x_R) = 0``).
     """
     sizes, _, remask = schedule
     P, succ, mu, m, trusted = chain
@@ -94,22 +117,12 @@ def remdm_sequence(key, schedule, chain, params, x, per_step, stats):
     ideal = lam == 0.0 and tau == 1.0
     rows = np.empty((L, V))
     theta = np.empty(V)
-    coins = np.empty(L)
-    masked = np.empty(L, dtype=np.int64)
     x[:] = -1
     target = 0
     for t in range(1, sizes.shape[0] + 1):
         target += sizes[t - 1]
-        k = 0
-        for i in range(L):
-            coins[i] = uniform(key, tie_counter(L, t, i))
-            if x[i] >= 0 and coins[i] < remask[t - 1]:
-                x[i] = -1
-            if x[i] < 0:
-                masked[k] = i
-                k += 1
-        count = target - (L - k)
-        chosen = np.sort(masked[:k][np.argsort(coins[masked[:k]], kind="mergesort")[:count]])
+        chosen = remdm_choice(key, t, remask[t - 1], target, x)
+        count = chosen.shape[0]
         valid = conditional_marginals_scaled(x, P, succ, mu, m, trusted, rows) > -np.inf
         for i in chosen:
             _model_row(rows[i], valid, lam, tau, theta)

@@ -155,14 +155,6 @@ def draw_stream(key, schedule_u, value_u):
         schedule_u[i], value_u[i] = uniform_pair(key, i)
 
 
-@numba.njit(cache=True)
-def uniform_block(key, first, out):
-    """``out[i] = uniform(key, first + i)``: consecutive counters in one call (Python samplers)."""
-    for i in range(out.shape[0]):
-        out[i] = uniform(key, first + i)
-    return out
-
-
 @numba.njit(cache=True, inline="always")
 def tie_counter(length, step, j):
     """The block of tie-breaking draw ``j`` at step ``step >= 1`` of a sequence of length ``length``."""
