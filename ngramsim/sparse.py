@@ -809,15 +809,20 @@ def sample_mdm_sparse(language, length, schedule, num_samples, *, rng, learning_
     stats = np.zeros((num_samples, 3))
     status = np.zeros(num_samples, dtype=np.int64)
     spec = resolved.kernel_schedule
-    # Batches of about one second so that Ctrl-C is acted on; each sequence has its own stream.
-    size = max(1, min(num_samples, numba.get_num_threads()))
+    # Batches of about one second so that Ctrl-C is acted on; each sequence has its own stream.  The
+    # message tables (the largest scratch) are allocated once for all batches.
+    threads = numba.get_num_threads()
+    group = _k.lockstep_width(length, V)
+    chunks = max(1, min(threads, -(-num_samples // group)))
+    messages = (np.zeros((chunks, group, length, V)), np.zeros((chunks, group, length, V)))
+    size = max(1, min(num_samples, chunks * group))
     first = 0
     while first < num_samples:
         part = slice(first, min(first + size, num_samples))
         began = time.perf_counter()
         _k.sample_sparse(keys[part], spec, language._model, tables,
                          (out[part], nfe[part], per_step[part], fallback[part], stats[part], status[part]),
-                         numba.get_num_threads())
+                         messages)
         first = part.stop
         if time.perf_counter() - began < 0.5:
             size = min(2 * size, MAX_SAMPLE_TOKENS)

@@ -22,8 +22,9 @@ Messages: the forward message of token ``a`` at distance ``d`` is the row ``e_a^
 message of token ``b`` is the column ``A^d e_b``.  They depend on the token and the distance only,
 so each revealed position computes its messages once, for exactly the distances at which masked
 positions will ask for them, sweeping ``d = 1, 2, ...`` (sparse while few entries are non-zero).  The
-sampler sweeps the anchors of a step four at a time, one pass over ``A`` per distance for all dense
-messages still running (:func:`_batch_sweeps`; the same values as one at a time).
+sampler runs a few sequences in lockstep and sweeps the anchors of a step of all of them four at a
+time, one pass over ``A`` per distance for all dense messages still running (:func:`_pooled_sweeps`;
+the same values as one at a time).
 """
 
 import numba
@@ -394,12 +395,15 @@ def _batch_step(X, Y, width, forward, model):
 
 
 @numba.njit(cache=True)
-def _batch_sweeps(anchors, forward, x, queries, out, scratch, model, tables, stops, batch):
-    """The sweeps of up to four anchors in one direction (``eps > 0``): each alone while sparse
-    (:func:`_sweep_part`), then together, one pass over ``A`` per distance for all still running
-    (:func:`_batch_step`), a finished column replaced by the last one, the last one running alone
-    again.  Same values as :func:`_sweep`."""
-    X, Y, s_anchor, s_d, s_j = batch
+def _pooled_sweeps(pool_seq, pool_anchor, n, forward, xs, queries, out, scratch, model, tables, stops, batch):
+    """The sweeps in one direction (``eps > 0``) of the anchors ``pool_anchor[:n]`` of the sequences
+    ``pool_seq[:n]`` (index into the leading axis of ``xs``, ``queries``, ``out``, ``stops``): each alone while
+    sparse (:func:`_sweep_part`), then four at a time, one pass over ``A`` per distance for all
+    (:func:`_batch_step`).  A finished column is refilled from the pool (the anchors of several
+    sequences in lockstep keep the passes four wide; a message alone costs about twice as much per
+    step), else replaced by the last one; the very last runs alone again.  Every message goes through
+    the same operations as in :func:`_sweep` (the same bits), whatever its neighbours in the batch."""
+    X, Y, s_anchor, s_d, s_j, s_seq = batch
     fptr, fpos, bptr, bpos = queries
     ptr = fptr if forward else bptr
     pos = fpos if forward else bpos
@@ -409,39 +413,49 @@ def _batch_sweeps(anchors, forward, x, queries, out, scratch, model, tables, sto
     decay = tables[7]
     eta = tables[8]
     V = X.shape[0]
+    width = X.shape[1]
     active = 0
-    for i in anchors:
-        if ptr[i + 1] > ptr[i]:
-            d, j, cont = _sweep_part(x[i], i, forward, pos[ptr[i]:ptr[i + 1]], out, scratch, model, tables, stops,
-                                     True, X, active, 0, 0)
-            if cont:
-                s_anchor[active] = i
-                s_d[active] = d
-                s_j[active] = j
-                active += 1
-    while active > 0:
-        if active == 1:  # the last one alone, contiguous
+    taken = 0
+    while True:
+        while active < width and taken < n:  # fill free columns (sparse start of each message alone)
+            g = pool_seq[taken]
+            i = pool_anchor[taken]
+            taken += 1
+            if ptr[g, i + 1] > ptr[g, i]:
+                d, j, cont = _sweep_part(xs[g, i], i, forward, pos[g, ptr[g, i]:ptr[g, i + 1]], out[g], scratch, model,
+                                         tables, stops[g], True, X, active, 0, 0)
+                if cont:
+                    s_seq[active] = g
+                    s_anchor[active] = i
+                    s_d[active] = d
+                    s_j[active] = j
+                    active += 1
+        if active == 0:
+            return
+        if active == 1 and taken == n:  # the last one alone, contiguous
+            g = s_seq[0]
             a = s_anchor[0]
             cur = scratch[0]
             for c in range(V):
                 cur[c] = X[c, 0]
-            _sweep_part(x[a], a, forward, pos[ptr[a]:ptr[a + 1]], out, scratch, model, tables, stops, False, X, 0,
-                        s_d[0], s_j[0])
+            _sweep_part(xs[g, a], a, forward, pos[g, ptr[g, a]:ptr[g, a + 1]], out[g], scratch, model, tables,
+                        stops[g], False, X, 0, s_d[0], s_j[0])
             return
         _batch_step(X, Y, active, forward, model)
         X, Y = Y, X
         s = 0
         while s < active:
+            g = s_seq[s]
             a = s_anchor[s]
             d = s_d[s] + 1
             s_d[s] = d
             j = s_j[s]
-            lo = ptr[a]
-            count = ptr[a + 1] - lo
-            while j < count and abs(pos[lo + j] - a) == d:
-                k = pos[lo + j]
+            lo = ptr[g, a]
+            count = ptr[g, a + 1] - lo
+            while j < count and abs(pos[g, lo + j] - a) == d:
+                k = pos[g, lo + j]
                 for c in range(V):
-                    out[k, c] = X[c, s]
+                    out[g, k, c] = X[c, s]
                 j += 1
             s_j[s] = j
             finished = j == count
@@ -454,7 +468,7 @@ def _batch_sweeps(anchors, forward, x, queries, out, scratch, model, tables, sto
                             mixed = False
                             break
                 else:
-                    token = x[a]
+                    token = xs[g, a]
                     hi = X[0, s]
                     lo_ = X[0, s]
                     for c in range(1, V):
@@ -465,13 +479,14 @@ def _batch_sweeps(anchors, forward, x, queries, out, scratch, model, tables, sto
                             lo_ = v
                     mixed = 0.5 * (hi - lo_) <= eta * W[d, token]
                 if mixed:
-                    stops[a] = d
+                    stops[g, a] = d
                     finished = True
             if finished:
                 last = active - 1
                 if s < last:
                     for c in range(V):
                         X[c, s] = X[c, last]
+                    s_seq[s] = s_seq[last]
                     s_anchor[s] = s_anchor[last]
                     s_d[s] = s_d[last]
                     s_j[s] = s_j[last]
@@ -713,73 +728,113 @@ def conditional_rows(tokens, model, tables, out):
     return True
 
 
+# Sequences run in lockstep (step t of each, then the sweeps of all their anchors of step t pooled), so
+# that the passes over A stay four wide (alone, the longest sweep of a step runs its tail one message
+# per pass at about twice the cost per message); each holds two (L, V) message tables, hence the bound
+# on G L V (see lockstep_width).
+_LOCKSTEP = 4
+_LOCKSTEP_ENTRIES = 1 << 24
+
+
+def lockstep_width(length, V):
+    """How many sequences run in lockstep: up to four, while their (L, V) message tables hold at most
+    2**24 entries each."""
+    return max(1, min(_LOCKSTEP, _LOCKSTEP_ENTRIES // (length * V)))
+
+
 @numba.njit(cache=True)
-def sparse_sequence(key, schedule, model, tables, x, per_step, scratch):
-    """One sequence of the MDM under a non-adaptive schedule; returns ``(fallback, steps drawn from q, status)``.
+def sparse_group(keys, schedule, model, tables, xs, per_step, results, scratch):
+    """The sequences of ``keys`` (one Philox stream each) under a non-adaptive schedule, in lockstep:
+    ``xs[g]`` the tokens, ``results[g] = (fallback, steps drawn from q, status)``.
 
     ``status`` is 0, or 1 when a conditional summed to 0 in floating point although the state is
-    possible (underflow; the caller raises).
+    possible (underflow; the caller raises; that sequence stops there).  Each sequence's arithmetic is
+    that of a sequence alone (its own stream, messages and draws), so the samples do not depend on which
+    sequences share a group.
     """
     kind, alias_prob, alias_index, sizes, step_of, num_steps, block = schedule
     cutoff = tables[2]
     all_positive = tables[3]
+    normalise = tables[4]
     V = model[0].shape[0]
     eps_positive = model[6].any()
-    length = x.shape[0]
-    (schedule_u, value_u, step, perm, order, left, right, prv, nxt, F, B, w, msg, boolean, queries, stops,
-     batch) = scratch
-    normalise = tables[4]
-    draw_stream(key, schedule_u, value_u)
-    assign_steps(kind, schedule_u, alias_prob, alias_index, sizes, step_of, block, perm, step)
-    occupied, start = occupied_steps(step, num_steps, per_step[0], per_step[1], order)
-    strict_neighbours(order, start, occupied, left, right, prv, nxt)
-    build_queries(left, right, cutoff, queries[0], queries[1], queries[2], queries[3])
-    failed = False
-    last_valid = occupied
-    for t in range(occupied):
-        lo = start[t]
-        hi = start[t + 1]
-        if failed:
-            for j in range(lo, hi):
-                i = order[j]
-                x[i] = draw_uniform(V, value_u[i])
-            continue
-        for j in range(lo, hi):
-            i = order[j]
-            a = left[i]
-            b = right[i]
-            total = gap_weights(i, a, x[a] if a >= 0 else -1, b, x[b] if b >= 0 else -1, F, B, tables, w, stops)
-            if not total > 0.0:
-                return True, t, 1
-            x[i] = draw_inverse(w, total, value_u[i])
-        # The draw makes every pair (old neighbour, new token) possible; pairs of new tokens in one gap
-        # (consecutive in the step, same earlier neighbours) are checked from the support graph.
-        if not all_positive:
-            for j in range(lo, hi - 1):
-                p = order[j]
-                q = order[j + 1]
-                if right[p] == right[q] and not reachable(x[p], q - p, x[q], model, eps_positive, boolean[0],
-                                                          boolean[1]):
-                    failed = True
-                    last_valid = t + 1
-                    break
-        if not failed and t + 1 < occupied:
-            if normalise:
+    count = keys.shape[0]
+    (schedule_u, value_u, step, perm, order, left, right, prv, nxt, F, B, w, msg, boolean, queries, stops, batch,
+     start, occupied, pool_seq, pool_anchor) = scratch
+    fptr, fpos, bptr, bpos = queries
+    for g in range(count):
+        draw_stream(keys[g], schedule_u[g], value_u[g])
+        assign_steps(kind, schedule_u[g], alias_prob, alias_index, sizes, step_of, block, perm[g], step[g])
+        occ, st = occupied_steps(step[g], num_steps, per_step[g, 0], per_step[g, 1], order[g])
+        occupied[g] = occ
+        start[g, :occ + 1] = st[:occ + 1]
+        strict_neighbours(order[g], st, occ, left[g], right[g], prv, nxt)
+        build_queries(left[g], right[g], cutoff, fptr[g], fpos[g], bptr[g], bpos[g])
+        results[g, 0] = 0
+        results[g, 1] = occ
+        results[g, 2] = 0
+    for t in range(occupied[:count].max()):
+        pooled = 0
+        for g in range(count):
+            if t >= occupied[g] or results[g, 2] != 0:
+                continue
+            x = xs[g]
+            lo = start[g, t]
+            hi = start[g, t + 1]
+            if results[g, 0]:
                 for j in range(lo, hi):
-                    i = order[j]
-                    anchor_messages(i, x[i], queries, F, B, msg, model, tables, stops)
-            else:  # up to four anchors at once (one pass over A per distance for all)
-                for g in range(lo, hi, 4):
-                    group = order[g:min(g + 4, hi)]
-                    _batch_sweeps(group, True, x, queries, F, msg, model, tables, stops[0], batch)
-                    _batch_sweeps(group, False, x, queries, B, msg, model, tables, stops[1], batch)
-    return failed, last_valid, 0
+                    i = order[g, j]
+                    x[i] = draw_uniform(V, value_u[g, i])
+                continue
+            own_stops = (stops[0][g], stops[1][g])
+            for j in range(lo, hi):
+                i = order[g, j]
+                a = left[g, i]
+                b = right[g, i]
+                total = gap_weights(i, a, x[a] if a >= 0 else -1, b, x[b] if b >= 0 else -1, F[g], B[g], tables, w,
+                                    own_stops)
+                if not total > 0.0:
+                    results[g, 0] = 1
+                    results[g, 1] = t
+                    results[g, 2] = 1
+                    break
+                x[i] = draw_inverse(w, total, value_u[g, i])
+            if results[g, 2] != 0:
+                continue
+            # The draw makes every pair (old neighbour, new token) possible; pairs of new tokens in one gap
+            # (consecutive in the step, same earlier neighbours) are checked from the support graph.
+            if not all_positive:
+                for j in range(lo, hi - 1):
+                    p = order[g, j]
+                    q = order[g, j + 1]
+                    if right[g, p] == right[g, q] and not reachable(x[p], q - p, x[q], model, eps_positive, boolean[0],
+                                                                    boolean[1]):
+                        results[g, 0] = 1
+                        results[g, 1] = t + 1
+                        break
+            if not results[g, 0] and t + 1 < occupied[g]:
+                if normalise:
+                    own_queries = (fptr[g], fpos[g], bptr[g], bpos[g])
+                    for j in range(lo, hi):
+                        i = order[g, j]
+                        anchor_messages(i, x[i], own_queries, F[g], B[g], msg, model, tables, own_stops)
+                else:
+                    for j in range(lo, hi):
+                        pool_seq[pooled] = g
+                        pool_anchor[pooled] = order[g, j]
+                        pooled += 1
+        if pooled > 0:  # the step's anchors of every sequence together, four at a time
+            _pooled_sweeps(pool_seq, pool_anchor, pooled, True, xs, queries, F, msg, model, tables, stops[0], batch)
+            _pooled_sweeps(pool_seq, pool_anchor, pooled, False, xs, queries, B, msg, model, tables, stops[1], batch)
 
 
 @numba.njit(cache=True, parallel=True)
-def sample_sparse(keys, schedule, model, tables, outputs, chunks):
+def sample_sparse(keys, schedule, model, tables, outputs, messages):
     """Every sequence of ``keys`` (one Philox stream each); ``outputs`` as for the dense drivers
-    (:mod:`.mdm`) plus ``status`` int64[M]; ``chunks`` sequences run at once, each with its own scratch."""
+    (:mod:`.mdm`) plus ``status`` int64[M]; ``messages = (F, B)``, each ``(chunks, G, L, V)``: ``chunks``
+    groups of ``G`` sequences run at once, each chunk with its own scratch, its sequences in lockstep
+    (:func:`sparse_group`).  The caller allocates the message tables once for all its calls: a fresh
+    page costs a page fault on first touch, a sizeable share of a call when hundreds of MiB are new."""
     out = outputs[0]
     nfe = outputs[1]
     per_step = outputs[2]
@@ -789,29 +844,46 @@ def sample_sparse(keys, schedule, model, tables, outputs, chunks):
     num_steps = schedule[5]
     num_samples, length = out.shape
     V = model[0].shape[0]
-    chunks = max(1, min(num_samples, chunks))
+    F_all, B_all = messages
+    chunks = max(1, min(num_samples, F_all.shape[0]))
+    G = F_all.shape[1]
     for ch in numba.prange(chunks):
-        scratch = (np.empty(length), np.empty(length), np.empty(length, dtype=np.int64),
-                   np.empty(length, dtype=np.int64), np.empty(length, dtype=np.int64),
-                   np.empty(length, dtype=np.int64), np.empty(length, dtype=np.int64),
+        scratch = (np.empty((G, length)), np.empty((G, length)), np.empty((G, length), dtype=np.int64),
+                   np.empty((G, length), dtype=np.int64), np.empty((G, length), dtype=np.int64),
+                   np.empty((G, length), dtype=np.int64), np.empty((G, length), dtype=np.int64),
                    np.empty(length + 2, dtype=np.int64), np.empty(length + 2, dtype=np.int64),
-                   np.zeros((length, V)), np.zeros((length, V)), np.empty(V),
+                   F_all[ch], B_all[ch], np.empty(V),
                    (np.empty(V), np.empty(V), np.empty(V, dtype=np.int64), np.empty(V, dtype=np.int64),
                     np.zeros(V, dtype=np.bool_)),
                    (np.empty(V, dtype=np.bool_), np.empty(V, dtype=np.bool_)),
-                   (np.empty(length + 1, dtype=np.int64), np.empty(length, dtype=np.int64),
-                    np.empty(length + 1, dtype=np.int64), np.empty(length, dtype=np.int64)),
-                   (np.empty(length, dtype=np.int64), np.empty(length, dtype=np.int64)),
+                   (np.empty((G, length + 1), dtype=np.int64), np.empty((G, length), dtype=np.int64),
+                    np.empty((G, length + 1), dtype=np.int64), np.empty((G, length), dtype=np.int64)),
+                   (np.empty((G, length), dtype=np.int64), np.empty((G, length), dtype=np.int64)),
                    (np.empty((V, 4)), np.empty((V, 4)), np.empty(4, dtype=np.int64), np.empty(4, dtype=np.int64),
-                    np.empty(4, dtype=np.int64)))
-        for s in range(ch, num_samples, chunks):
-            stats[s, :] = 0.0
-            per_step[s, :] = 0
-            failed, last_valid, code = sparse_sequence(keys[s], schedule, model, tables, out[s], per_step[s], scratch)
-            fallback[s] = failed
-            status[s] = code
-            nfe[s] = num_steps
-            stats[s, 1] = per_step[s, 0, :last_valid].sum()
+                    np.empty(4, dtype=np.int64), np.empty(4, dtype=np.int64)),
+                   np.empty((G, length + 1), dtype=np.int64), np.empty(G, dtype=np.int64),
+                   np.empty(G * length, dtype=np.int64), np.empty(G * length, dtype=np.int64))
+        group_keys = np.empty(G, dtype=keys.dtype)
+        xs = np.empty((G, length), dtype=np.int64)
+        group_steps = np.zeros((G, 2, per_step.shape[2]), dtype=np.int64)
+        results = np.empty((G, 3), dtype=np.int64)
+        mine = (num_samples - ch + chunks - 1) // chunks  # sequences ch, ch + chunks, ...
+        for first in range(0, mine, G):
+            count = min(G, mine - first)
+            for g in range(count):
+                group_keys[g] = keys[ch + (first + g) * chunks]
+            group_steps[:] = 0
+            sparse_group(group_keys[:count], schedule, model, tables, xs[:count], group_steps[:count], results[:count],
+                         scratch)
+            for g in range(count):
+                s = ch + (first + g) * chunks
+                out[s, :] = xs[g]
+                per_step[s, :, :] = group_steps[g]
+                stats[s, :] = 0.0
+                fallback[s] = results[g, 0] != 0
+                status[s] = results[g, 2]
+                nfe[s] = num_steps
+                stats[s, 1] = per_step[s, 0, :results[g, 1]].sum()
 
 
 @numba.njit(cache=True, parallel=True)
