@@ -200,7 +200,9 @@ def report_markdown(records, *, profile, seed, version, wall_time=None, figure_d
          "Does a sampler that may remask revealed tokens escape C2's linear-steps law? On `W(4,2)`, at `N = L/4` "
          "and `N = L/2` steps: `uniform:N` and LLaDA's `lowconf:N` never revise a token; `remdm:N:eta` remasks each "
          "revealed token with probability `min(eta, (L - r_t)/r_(t-1))` before each step and redraws it with the "
-         "new positions. If remasking escaped the law, the SER at a fixed `L/N` would fall as `L` grows."),
+         "new positions. If remasking escaped the law, the SER at a fixed `L/N` would fall as `L` grows. The "
+         "verdict is one-sided: it would flag such a decay (a log-log slope below -0.5) in these decoders; it "
+         "does not show that no corrector can escape."),
     ]
     for title, name, text in sections:
         lines += [f"## {title}", "", text, "", f"![{name}]({figure_dir}/{name}.png)", ""]

@@ -101,7 +101,7 @@ class MDMSamples:
     kernel : str
         The path that ran: ``"local"`` (order <= 2, powers of ``P``), ``"windows"``
         (forward-backward on windows), ``"naive"``, ``"oracle"`` (a user oracle), or
-        ``"lowconf"`` / ``"remdm"`` (those decoders' Python samplers).
+        ``"lowconf"`` / ``"remdm"`` (those decoders' kernels; with a user oracle the kernel is ``"oracle"``).
 
     Attributes
     ----------
