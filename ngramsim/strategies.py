@@ -329,7 +329,7 @@ def schedule_specs(draw, length, kinds=SCHEDULE_KINDS):
     ``uniform:N``, ``grow:N``, ``shrink:N`` with ``N <= L``; explicit ``order:...`` (a random
     ordered partition), ``ar``, ``stride:s`` with ``s <= L + 1``; adaptive ``topk:N``,
     ``margin:N`` (``N <= L``), ``eb:gamma``, ``esum:gamma`` with ``gamma`` in
-    :data:`GAMMAS`; ``blocks:B:uniform:N`` with ``1 <= B <= L`` and ``ceil(L/B) <= N <= L + 1``.
+    :data:`GAMMAS`; ``blocks:B:uniform:N`` with ``1 <= B <= L`` and ``ceil(L/B) <= N <= L``.
 
     Parameters
     ----------
@@ -368,7 +368,7 @@ def schedule_specs(draw, length, kinds=SCHEDULE_KINDS):
         return "ar"
     if kind == "blocks":
         B = draw(st.integers(1, length))
-        return f"blocks:{B}:uniform:{draw(st.integers(-(-length // B), length + 1))}"
+        return f"blocks:{B}:uniform:{draw(st.integers(-(-length // B), length))}"
     return f"{kind}:{draw(st.sampled_from(GAMMAS))}"
 
 

@@ -15,7 +15,7 @@ from tests.stats import gof_pvalue
 LANGUAGES = {
     "W(3,2)": (window_language(3, 2), 5),
     "order3": (build_language(2, 3, 0.3, "dirichlet", seed=5), 5),  # forbidden transitions, non-stationary mu
-    "order1": (build_language(3, 1, 0.3, "point", seed=2), 4),
+    "order1": (build_language(3, 1, 0.3, "point", seed=2), 5),
 }
 MODELS = [(0.0, 1.0), (0.15, 0.6)]
 SPECS = ["blocks:2:uniform:3", "blocks:2:random:4", "blocks:3:lowconf:2", "blocks:2:lowconf:4", "blocks:1:uniform:5"]
@@ -75,12 +75,25 @@ def test_random_spelling_is_random_remasking():
     np.testing.assert_array_equal(a, sample_mdm(language, 12, "uniform:4", 30, rng=5).samples)
 
 
+def test_empty_steps_inside_blocks_are_sampled_and_counted():
+    # More steps than positions in a block: empty steps cost an NFE and reveal nothing (law vs brute force
+    # is in test_exact_law_equals_brute_force through the hypothesis strategies; here the records).
+    language = window_language(3, 2)
+    for spec in ("blocks:4:lowconf:5", "blocks:4:uniform:5"):
+        out = sample_mdm(language, 5, spec, 50, rng=1)
+        assert np.all(out.nfe == 5) and np.all(out.step_sizes.sum(axis=1) == 5)
+        assert np.all(language.is_valid(out.samples) == ~out.fallback)
+        law, _ = reference.exact_mdm_law(language, 5, spec)
+        np.testing.assert_allclose(exact_law(language, 5, spec).distribution, law, rtol=0, atol=1e-12)
+
+
 def test_resolved_steps_stay_in_their_blocks():
     resolved = parse_schedule("blocks:4:uniform:5").resolve(10)  # blocks [0,4) [4,8) [8,10); steps 2, 2, 1
     assert resolved.sizes.tolist() == [2, 2, 2, 2, 2]
     assert resolved.bounds.tolist() == [[0, 4], [0, 4], [4, 8], [4, 8], [8, 10]]
-    more = parse_schedule("blocks:2:lowconf:7").resolve(4)  # 4 steps, then 3, for 2 positions each
-    assert more.sizes.tolist() == [1, 1, 0, 0, 1, 1, 0]
+    more = parse_schedule("blocks:4:lowconf:5").resolve(5)  # blocks [0,4) [4,5) with 3 and 2 steps
+    assert more.sizes.tolist() == [2, 1, 1, 1, 0]  # the last step of the short block is empty
+    assert more.bounds.tolist() == [[0, 4]] * 3 + [[4, 5]] * 2
     assert parse_schedule(" blocks:2:random:4 ").spec == "blocks:2:random:4"
 
 
@@ -92,6 +105,8 @@ def test_resolved_steps_stay_in_their_blocks():
     ("blocks:2:uniform", 8, "inner decoder"),
     ("blocks:x:uniform:4", 8, "must be an integer"),
     ("blocks:2:lowconf:0", 8, "N must be >= 1"),
+    ("blocks:2:lowconf:9", 8, "needs N <= length=8"),
+    ("blocks:1:uniform:9", 8, "needs N <= length=8"),
 ])
 def test_bad_blocks_are_refused(spec, length, message):
     with pytest.raises(ValueError, match=message):
