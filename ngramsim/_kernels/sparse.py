@@ -286,7 +286,8 @@ def _sweep_part(token, anchor, forward, positions, out, scratch, model, tables, 
 def _batch_step(X, Y, width, forward, model):
     """``Y[:, s] = X[:, s] A`` (forward) or ``A X[:, s]`` (backward) for the columns ``s < width <= 4``,
     one pass over ``A`` for all; per column the same operations in the same order as the dense
-    branch of :func:`_advance` (so the same bits)."""
+    branch of :func:`_advance` (so the same bits).  The widths are written out one by one: scalar
+    accumulators in registers were measured faster than a loop over columns (numba does not unroll it)."""
     idx = model[8]
     aprob = model[1]
     V, K = idx.shape
