@@ -36,6 +36,7 @@ from ngramsim.information import (
 from ngramsim.marginals import ExactOracle, conditional_marginals
 from ngramsim.metrics import summarize_samples, wilson_interval
 from ngramsim.peer_metrics import peer_metrics
+from ngramsim.sparse import SparseLanguage
 from ngramsim.reports import sample_report
 from ngramsim.provenance import provenance
 from ngramsim.sampler import MDMSamples, sample_mdm
@@ -69,6 +70,7 @@ __all__ = [
     "MDMSamples",
     "summarize_samples",
     "peer_metrics",
+    "SparseLanguage",
     "sample_report",
     "wilson_interval",
     "ser_one_step",
